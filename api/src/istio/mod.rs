@@ -1,0 +1,1 @@
+//! Istio's resources with Istio's field names (filled in by the API work).
