@@ -29,3 +29,6 @@ pub mod tcp;
 pub mod upstream;
 
 pub use proxy::{ApplyError, Proxy, ProxyOptions, StartError};
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
