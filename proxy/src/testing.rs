@@ -44,6 +44,8 @@ pub struct Backend {
     pub name: String,
     pub addr: SocketAddr,
     pub hits: Arc<AtomicU64>,
+    /// TCP connections accepted.
+    pub conns: Arc<AtomicU64>,
     seen: Arc<Mutex<Vec<Seen>>>,
     task: JoinHandle<()>,
 }
@@ -60,25 +62,47 @@ impl Backend {
     }
 
     pub async fn start_on(addr: SocketAddr, name: &str) -> Backend {
+        Self::start_full(addr, name, None).await
+    }
+
+    /// A backend that answers every request with `status` (an unhealthy instance).
+    pub async fn always(name: &str, status: u16) -> Backend {
+        Self::start_full("127.0.0.1:0".parse().expect("addr"), name, Some(status)).await
+    }
+
+    async fn start_full(addr: SocketAddr, name: &str, always: Option<u16>) -> Backend {
         let listener = TcpListener::bind(addr).await.expect("bind backend");
         let addr = listener.local_addr().expect("backend addr");
         let hits = Arc::new(AtomicU64::new(0));
+        let conns = Arc::new(AtomicU64::new(0));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let counters: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
-        let (n, h, s) = (name.to_string(), hits.clone(), seen.clone());
+        let (n, h, s, cn) = (name.to_string(), hits.clone(), seen.clone(), conns.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                cn.fetch_add(1, Ordering::SeqCst);
                 let (n, h, s, c) = (n.clone(), h.clone(), s.clone(), counters.clone());
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| answer(n.clone(), h.clone(), s.clone(), c.clone(), req));
+                    let svc = service_fn(move |req| {
+                        answer(n.clone(), h.clone(), s.clone(), c.clone(), always, req)
+                    });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection_with_upgrades(TokioIo::new(stream), svc)
                         .await;
                 });
             }
         });
-        Backend { name: name.to_string(), addr, hits, seen, task }
+        Backend {
+            name: name.to_string(),
+            addr,
+            hits,
+            conns,
+            seen,
+            task,
+        }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -95,10 +119,14 @@ async fn answer(
     hits: Arc<AtomicU64>,
     seen: Arc<Mutex<Vec<Seen>>>,
     counters: Arc<Mutex<HashMap<String, u64>>>,
+    always: Option<u16>,
     mut req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     hits.fetch_add(1, Ordering::SeqCst);
-    let upgrade = req.headers().contains_key(http::header::UPGRADE).then(|| hyper::upgrade::on(&mut req));
+    let upgrade = req
+        .headers()
+        .contains_key(http::header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
     seen.lock().expect("seen").push(Seen {
@@ -109,13 +137,18 @@ async fn answer(
         body: body.clone(),
     });
     let mut resp = Response::new(Full::new(Bytes::from(name.clone())));
-    resp.headers_mut().insert("x-backend", name.parse().expect("name"));
+    resp.headers_mut()
+        .insert("x-backend", name.parse().expect("name"));
     let path = parts.uri.path().to_string();
     let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if let Some(up) = upgrade {
         *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        resp.headers_mut().insert(http::header::CONNECTION, "upgrade".parse().expect("hv"));
-        resp.headers_mut().insert(http::header::UPGRADE, parts.headers[http::header::UPGRADE].clone());
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, "upgrade".parse().expect("hv"));
+        resp.headers_mut().insert(
+            http::header::UPGRADE,
+            parts.headers[http::header::UPGRADE].clone(),
+        );
         *resp.body_mut() = Full::new(Bytes::new());
         tokio::spawn(async move {
             if let Ok(up) = up.await {
@@ -125,9 +158,17 @@ async fn answer(
         });
         return Ok(resp);
     }
+    if let Some(code) = always.and_then(|c| StatusCode::from_u16(c).ok()) {
+        *resp.status_mut() = code;
+        return Ok(resp);
+    }
     match seg.as_slice() {
         ["status", code, ..] => {
-            *resp.status_mut() = code.parse().ok().and_then(|c| StatusCode::from_u16(c).ok()).unwrap_or(StatusCode::BAD_REQUEST);
+            *resp.status_mut() = code
+                .parse()
+                .ok()
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(StatusCode::BAD_REQUEST);
         }
         ["delay", ms, ..] => {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
@@ -175,17 +216,26 @@ pub async fn send(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, hype
     tokio::spawn(conn);
     let resp = tx.send_request(req).await?;
     let (parts, body) = resp.into_parts();
-    Ok(Got { status: parts.status, headers: parts.headers, body: body.collect().await?.to_bytes() })
+    Ok(Got {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await?.to_bytes(),
+    })
 }
 
 /// Sends one HTTP/2 (prior knowledge, h2c) request to `to`.
 pub async fn send_h2(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, hyper::Error> {
     let stream = TcpStream::connect(to).await.expect("connect to proxy");
-    let (mut tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+    let (mut tx, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let resp = tx.send_request(req).await?;
     let (parts, body) = resp.into_parts();
-    Ok(Got { status: parts.status, headers: parts.headers, body: body.collect().await?.to_bytes() })
+    Ok(Got {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await?.to_bytes(),
+    })
 }
 
 /// GET an absolute-form URL through an explicit proxy (what `HTTP_PROXY` clients do).
@@ -198,15 +248,21 @@ pub async fn get_with(proxy: SocketAddr, url: &str, headers: &[(&str, &str)]) ->
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    send(proxy, b.body(Full::new(Bytes::new())).expect("request")).await.expect("response")
+    send(proxy, b.body(Full::new(Bytes::new())).expect("request"))
+        .await
+        .expect("response")
 }
 
 /// Starts a proxy in-process from YAML with every admin endpoint on `127.0.0.1:0`.
 /// `{name}` placeholders in the YAML are replaced from `vars` first.
 pub async fn start_proxy(yaml: &str, vars: &[(&str, String)]) -> Arc<Proxy> {
-    let snapshot = crate::config::parse(std::path::Path::new("test.yaml"), &fill(yaml, vars)).expect("test snapshot is valid");
+    let snapshot = crate::config::parse(std::path::Path::new("test.yaml"), &fill(yaml, vars))
+        .expect("test snapshot is valid");
     let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let opts = ProxyOptions { admin_addr: Some(any), ..Default::default() };
+    let opts = ProxyOptions {
+        admin_addr: Some(any),
+        ..Default::default()
+    };
     Proxy::start(snapshot, opts).await.expect("proxy starts")
 }
 
@@ -230,7 +286,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -238,7 +297,10 @@ where
 /// The proxy's Prometheus text, from its admin server.
 pub async fn scrape(proxy: &Proxy) -> String {
     let admin = proxy.admin_addr("admin").expect("admin server");
-    let req = Request::get("/stats/prometheus").header("host", "admin").body(Full::new(Bytes::new())).expect("req");
+    let req = Request::get("/stats/prometheus")
+        .header("host", "admin")
+        .body(Full::new(Bytes::new()))
+        .expect("req");
     send(admin, req).await.expect("scrape").text()
 }
 
@@ -246,7 +308,11 @@ pub async fn scrape(proxy: &Proxy) -> String {
 pub fn metric_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with('{'))
-        .filter(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
