@@ -307,7 +307,9 @@ pub async fn scrape(proxy: &Proxy) -> String {
 /// Sum of the samples of `metric` whose labels contain every `label="value"` in `labels`.
 pub fn metric_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
-        .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with('{'))
+        .filter(|l| {
+            l.starts_with(metric) && matches!(l.as_bytes().get(metric.len()), Some(b'{' | b' '))
+        })
         .filter(|l| {
             labels
                 .iter()

@@ -83,11 +83,11 @@ impl ClusterState {
         self.endpoints.get(i)
     }
 
-    /// Reports an attempt's outcome to outlier detection.
-    pub fn report(&self, ep: &EndpointState, outcome: Outcome, now: Instant) {
-        if let Some(od) = &self.outlier {
-            od.report(&self.endpoints, ep, outcome, now);
-        }
+    /// Reports an attempt's outcome to outlier detection; true when it ejected `ep`.
+    pub fn report(&self, ep: &EndpointState, outcome: Outcome, now: Instant) -> bool {
+        self.outlier
+            .as_ref()
+            .is_some_and(|od| od.report(&self.endpoints, ep, outcome, now))
     }
 }
 

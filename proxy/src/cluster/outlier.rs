@@ -70,13 +70,14 @@ impl OutlierDetector {
         }
     }
 
+    /// Records an outcome; true when it ejected the endpoint.
     pub fn report(
         &self,
         all: &[Arc<EndpointState>],
         ep: &EndpointState,
         outcome: Outcome,
         now: Instant,
-    ) {
+    ) -> bool {
         let h = &ep.health;
         let now_ms = ms(now);
         // Decay the multiplier for each full interval spent healthy.
@@ -94,15 +95,16 @@ impl OutlierDetector {
         match outcome {
             Outcome::Success => {
                 h.consecutive.store(0, Ordering::Relaxed);
+                false
             }
             Outcome::Failure => {
                 let n = h.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
                 if self.threshold == 0 || n < self.threshold || h.is_ejected(now) {
-                    return;
+                    return false;
                 }
                 let ejected = all.iter().filter(|e| e.health.is_ejected(now)).count();
                 if ejected >= self.max_ejections(all.len()) {
-                    return;
+                    return false;
                 }
                 let times = h.times_ejected.fetch_add(1, Ordering::Relaxed) + 1;
                 let until =
@@ -111,6 +113,7 @@ impl OutlierDetector {
                 h.last_change_ms.store(until, Ordering::Relaxed);
                 h.consecutive.store(0, Ordering::Relaxed);
                 tracing::info!(endpoint = %ep.addr, times, "outlier detection ejected endpoint");
+                true
             }
         }
     }

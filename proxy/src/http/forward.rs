@@ -2,6 +2,7 @@
 //! endpoints under the route's timeout, retry policy and the cluster's limits.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -397,7 +398,7 @@ async fn attempts(
                 tx.shared
                     .metrics
                     .upstream_overflow
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(1, Ordering::Relaxed);
                 return Ending::Local(
                     StatusCode::SERVICE_UNAVAILABLE,
                     ResponseFlags::UO,
@@ -445,10 +446,7 @@ async fn attempts(
         };
         _retry_permit = Some(permit);
         retries += 1;
-        tx.shared
-            .metrics
-            .retries
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tx.shared.metrics.retries.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(RetryPolicy::backoff(retries)).await;
     }
 }
@@ -482,21 +480,26 @@ async fn attempt(
     tx.upstream = Some(ep.addr);
     tx.destination = ep.peer.clone();
     let send = ep.pool.send(req, fresh);
+    let metrics = &tx.shared.metrics;
+    let report = |outcome| {
+        if cluster.report(&ep, outcome, Instant::now()) {
+            metrics.outlier_ejections.fetch_add(1, Ordering::Relaxed);
+        }
+    };
     let res = match per_try {
         Some(t) => tokio::time::timeout(t, send).await.map_err(|_| {
-            cluster.report(&ep, Outcome::Failure, Instant::now());
+            report(Outcome::Failure);
             AttemptError::PerTryTimeout
         })?,
         None => send.await,
     };
     match res {
         Ok((resp, conn)) => {
-            let outcome = if resp.status().is_server_error() {
+            report(if resp.status().is_server_error() {
                 Outcome::Failure
             } else {
                 Outcome::Success
-            };
-            cluster.report(&ep, outcome, Instant::now());
+            });
             Ok((
                 resp,
                 Guards {
@@ -507,17 +510,20 @@ async fn attempt(
             ))
         }
         Err(e) => {
-            cluster.report(&ep, Outcome::Failure, Instant::now());
+            report(Outcome::Failure);
             Err(AttemptError::Upstream(e))
         }
     }
 }
 
 /// Sends a copy to the mirror cluster, fire and forget: never awaited by the main request,
-/// refused (not queued) when the mirror cluster is at its limits. Host gets `-shadow`, as
-/// Envoy and Istio do.
+/// refused (not queued) when the mirror cluster is at its limits. The host gets `-shadow`
+/// (`reviews:9080` -> `reviews-shadow:9080`), as with Envoy and Istio.
 fn mirror_request(cluster: Arc<ClusterState>, head: &Head, body: Bytes) {
-    let shadow = format!("{}-shadow", head.authority);
+    let shadow = match head.authority.port() {
+        Some(port) => format!("{}-shadow:{}", head.authority.host(), port.as_str()),
+        None => format!("{}-shadow", head.authority.host()),
+    };
     let Ok(authority) = Authority::try_from(shadow) else {
         return;
     };
