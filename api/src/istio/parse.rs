@@ -41,7 +41,8 @@ impl Parsed {
 /// Parses every document of `text`; empty documents are skipped. Reports all syntax,
 /// kind and type problems of all documents, or returns the resources.
 pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Parsed>, Diagnostics> {
-    let (parsed, problems) = parse_collect(file, text);
+    let (parsed, mut problems) = parse_collect(file, text);
+    problems.sort_by_key(|d| d.pos);
     Diagnostics(problems).into_result(parsed)
 }
 
@@ -52,6 +53,8 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Parsed>, Diagnostics> {
     for p in &parsed {
         problems.extend(p.validate());
     }
+    // In file order, as an editor's problem list shows them.
+    problems.sort_by_key(|d| d.pos);
     Diagnostics(problems).into_result(parsed)
 }
 
