@@ -258,3 +258,15 @@ fn several_problems_in_one_file_are_all_reported() {
     assert_eq!(lines.len(), 4);
     assert!(lines[3].starts_with("t.yaml:25:"), "{s}");
 }
+
+#[test]
+fn header_presence_match_is_accepted_but_two_forms_are_not() {
+    valid(&vs("  hosts: [a]\n  http:\n  - match:\n    - headers:\n        x-debug: {}\n    route:\n    - destination: {host: a}\n"));
+    let text = vs("  hosts: [a]\n  http:\n  - match:\n    - headers:\n        x-debug: {exact: a, prefix: b}\n    route:\n    - destination: {host: a}\n");
+    expect(
+        &text,
+        10,
+        "spec.http[0].match[0].headers.x-debug",
+        "set only one of exact, prefix, regex",
+    );
+}

@@ -167,3 +167,28 @@ fn one_bad_document_does_not_hide_the_others() {
         "{all}"
     );
 }
+
+#[test]
+fn old_mac_line_endings_keep_documents_and_lines_apart() {
+    let text = "apiVersion: networking.istio.io/v1\rkind: Gateway\rmetadata: {name: a}\rspec:\r  servers: []\r---\rapiVersion: networking.istio.io/v1\rkind: Gateway\rmetadata: {name: b}\rspec:\r  servers: [{hosts: [\"*\"]}]\r";
+    let all = problems(text);
+    let s = all.to_string();
+    assert_eq!(all.len(), 2, "{s}");
+    assert!(s.contains("t.yaml:5:3: spec.servers: required"), "{s}");
+    assert!(
+        s.contains("t.yaml:11:13: spec.servers[0].port: required"),
+        "{s}"
+    );
+}
+
+#[test]
+fn numbers_where_istio_takes_strings_and_quoted_port_keys() {
+    let text = concat!(
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a}\n",
+        "spec:\n  rules:\n  - to:\n    - operation: {ports: [8080]}\n",
+        "---\n",
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p}\n",
+        "spec:\n  selector: {matchLabels: {app: a}}\n  portLevelMtls:\n    \"8080\": {mode: STRICT}\n",
+    );
+    assert_eq!(mesh_api::istio::load("f", text).expect("valid").len(), 2);
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::meta::Percent;
 use super::virtual_service::{Delegate, Destination};
@@ -64,7 +64,7 @@ pub struct HttpMatchRequest {
     /// The `Host` / `:authority`.
     pub authority: Option<StringMatch>,
     /// Request headers (lower-case names).
-    pub headers: BTreeMap<String, StringMatch>,
+    pub headers: BTreeMap<String, ValueMatch>,
     /// The destination port; 0 means any.
     pub port: u32,
     /// Labels of the calling workload.
@@ -72,11 +72,11 @@ pub struct HttpMatchRequest {
     /// Gateways this condition applies to.
     pub gateways: Vec<String>,
     /// Query parameters.
-    pub query_params: BTreeMap<String, StringMatch>,
+    pub query_params: BTreeMap<String, ValueMatch>,
     /// Match `uri` case-insensitively.
     pub ignore_uri_case: bool,
     /// Headers that must NOT match.
-    pub without_headers: BTreeMap<String, StringMatch>,
+    pub without_headers: BTreeMap<String, ValueMatch>,
     /// Namespace of the calling workload.
     pub source_namespace: String,
 }
@@ -274,4 +274,43 @@ pub enum UnmatchedPreflights {
     Forward,
     /// Answer locally without CORS headers.
     Ignore,
+}
+
+/// A header or query-parameter condition: a [`StringMatch`], or `{}` meaning "present, with
+/// any value" (Istio's `headers: {x-debug: {}}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueMatch(pub Option<StringMatch>);
+
+/// The YAML shape of [`ValueMatch`]: at most one of the three forms.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValueMatch {
+    exact: Option<String>,
+    prefix: Option<String>,
+    regex: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ValueMatch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawValueMatch::deserialize(d)?;
+        match (raw.exact, raw.prefix, raw.regex) {
+            (None, None, None) => Ok(ValueMatch(None)),
+            (Some(v), None, None) => Ok(ValueMatch(Some(StringMatch::Exact(v)))),
+            (None, Some(v), None) => Ok(ValueMatch(Some(StringMatch::Prefix(v)))),
+            (None, None, Some(v)) => Ok(ValueMatch(Some(StringMatch::Regex(v)))),
+            _ => Err(serde::de::Error::custom(
+                "set only one of exact, prefix, regex (or {} to match any value)",
+            )),
+        }
+    }
+}
+
+impl Serialize for ValueMatch {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match &self.0 {
+            Some(m) => m.serialize(s),
+            None => s.serialize_map(Some(0))?.end(),
+        }
+    }
 }

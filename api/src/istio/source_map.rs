@@ -135,8 +135,14 @@ fn join(parent: &str, key: &str) -> String {
 /// Splits `text` into documents and maps each one's fields. Documents completed before a
 /// syntax error are still returned, so the caller can report their problems too.
 pub(crate) fn scan(text: &str) -> (Vec<RawDoc>, Option<SyntaxError>) {
+    // YAML breaks lines at `\n`, `\r\n` and a lone `\r`; the parser counts lines the same way.
+    let bytes = text.as_bytes();
     let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .chain(bytes.iter().enumerate().filter_map(|(i, b)| match b {
+            b'\n' => Some(i + 1),
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => Some(i + 1),
+            _ => None,
+        }))
         .collect();
     let line_start = |line: usize| {
         line_starts

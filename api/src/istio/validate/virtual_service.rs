@@ -249,7 +249,7 @@ fn http_match(r: &mut Report<'_>, p: &str, m: &HttpMatchRequest) {
             if name.trim().is_empty() {
                 r.error(format!("{p}.{field}"), "names must not be empty");
             }
-            string_match(r, &format!("{p}.{field}.{name}"), Some(sm));
+            string_match(r, &format!("{p}.{field}.{name}"), sm.0.as_ref());
         }
     }
     if m.port > 65535 {
