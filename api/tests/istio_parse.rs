@@ -192,3 +192,12 @@ fn numbers_where_istio_takes_strings_and_quoted_port_keys() {
     );
     assert_eq!(mesh_api::istio::load("f", text).expect("valid").len(), 2);
 }
+
+#[test]
+fn duplicate_keys_are_rejected_in_yaml_authors_terms() {
+    let text = GATEWAY.replace("  servers:\n", "  selector: {a: b}\n  servers:\n")
+        + "  selector: {c: d}\n";
+    let all = problems(&text);
+    let s = all.to_string();
+    assert!(s.contains("t.yaml:10:3: spec.selector: duplicate mapping key: selector (each field may appear only once)"), "{s}");
+}

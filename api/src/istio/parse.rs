@@ -166,6 +166,10 @@ fn serde_problem(file: &str, doc: &RawDoc, e: &serde_saphyr::Error) -> Diagnosti
             if let Some(m) = message.strip_suffix(&suffix) {
                 message = m.to_string();
             }
+            // The library's hint names its own API, which means nothing to a YAML author.
+            if let Some((m, _)) = message.split_once(", set DuplicateKeyPolicy") {
+                message = format!("{m} (each field may appear only once)");
+            }
             Pos {
                 line: usize::try_from(loc.line())
                     .unwrap_or(usize::MAX)

@@ -64,13 +64,7 @@ pub(super) fn percent(r: &mut Report<'_>, path: &str, p: Option<&Percent>) {
 pub(super) fn string_match(r: &mut Report<'_>, path: &str, m: Option<&StringMatch>) {
     if let Some(StringMatch::Regex(re)) = m {
         if let Err(e) = StringMatch::compile_regex(re) {
-            let first = e
-                .to_string()
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
+            let first = regex_reason(&e);
             r.error(
                 format!("{path}.regex"),
                 format!("invalid regex {re:?}: {first}"),
@@ -140,4 +134,11 @@ pub(super) fn non_empty_entries(r: &mut Report<'_>, path: &str, list: &[String])
             r.error(format!("{path}[{i}]"), "must not be empty");
         }
     }
+}
+
+/// The last line of a regex error ("unclosed group"), without the caret drawing above it.
+pub(super) fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text.lines().last().unwrap_or_default().trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }

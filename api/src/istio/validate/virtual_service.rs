@@ -2,7 +2,8 @@
 //! weights, match regexes, retries, faults, mirrors, rewrites, redirects, TCP/TLS routes.
 
 use super::common::{
-    destination, host, hosts, non_empty_entries, percent, port_number, string_match, weights,
+    destination, host, hosts, non_empty_entries, percent, port_number, regex_reason, string_match,
+    weights,
 };
 use super::Report;
 use crate::istio::http_route::{HttpMatchRequest, HttpRoute};
@@ -181,13 +182,7 @@ fn http_route(r: &mut Report<'_>, p: &str, route: &HttpRoute) {
         }
         if let Some(rr) = &rw.uri_regex_rewrite {
             if let Err(e) = regex::Regex::new(&rr.pattern) {
-                let first = e
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string();
+                let first = regex_reason(&e);
                 r.error(
                     format!("{p}.rewrite.uriRegexRewrite.match"),
                     format!("invalid regex: {first}"),
