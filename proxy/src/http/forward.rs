@@ -52,10 +52,16 @@ struct Head {
 }
 
 impl Head {
-    fn build(&self, body: ProxyBody) -> Request<ProxyBody> {
+    /// The request for one attempt. `last` moves the headers out instead of copying them:
+    /// pass it when no further attempt can follow.
+    fn build(&mut self, body: ProxyBody, last: bool) -> Request<ProxyBody> {
         let mut req = Request::new(body);
         *req.method_mut() = self.method.clone();
-        *req.headers_mut() = self.headers.clone();
+        *req.headers_mut() = if last {
+            std::mem::take(&mut self.headers)
+        } else {
+            self.headers.clone()
+        };
         match self.protocol {
             UpstreamProtocol::Http1 => {
                 *req.version_mut() = Version::HTTP_11;
@@ -162,7 +168,7 @@ pub async fn forward(f: Forward<'_>) -> Response<ProxyBody> {
     let run = attempts(
         &mut tx,
         cluster,
-        &head,
+        head,
         replay,
         policy,
         key,
@@ -355,7 +361,7 @@ fn hash_key(
 async fn attempts(
     tx: &mut Tx,
     cluster: &Arc<ClusterState>,
-    head: &Head,
+    mut head: Head,
     mut replay: Replay,
     policy: Option<&RetryPolicy>,
     key: HashKey,
@@ -373,7 +379,9 @@ async fn attempts(
                 local::RESET,
             );
         };
-        let failure = match attempt(tx, cluster, head.build(body), key, per_try, upgrade).await {
+        let last = retries >= max_retries || !replay.is_replayable();
+        let req = head.build(body, last);
+        let failure = match attempt(tx, cluster, req, key, per_try, upgrade).await {
             Ok((resp, guards)) => {
                 let failure = Failure::Status(resp.status());
                 if !policy.is_some_and(|p| p.retriable(failure)) {
@@ -555,7 +563,7 @@ fn mirror_request(cluster: Arc<ClusterState>, head: &Head, body: Bytes) {
         else {
             return;
         };
-        let send = ep.pool.send(mhead.build(body::full(body)), false);
+        let send = ep.pool.send(mhead.build(body::full(body), true), false);
         if let Ok(Ok((resp, _conn))) = tokio::time::timeout(Duration::from_secs(30), send).await {
             let _ = tokio::time::timeout(Duration::from_secs(30), resp.into_body().collect()).await;
         }
