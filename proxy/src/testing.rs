@@ -214,13 +214,7 @@ pub async fn send(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, hype
     let stream = TcpStream::connect(to).await.expect("connect to proxy");
     let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let resp = tx.send_request(req).await?;
-    let (parts, body) = resp.into_parts();
-    Ok(Got {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await?.to_bytes(),
-    })
+    read_whole(tx.send_request(req).await?).await
 }
 
 /// Sends one HTTP/2 (prior knowledge, h2c) request to `to`.
@@ -229,7 +223,10 @@ pub async fn send_h2(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, h
     let (mut tx, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let resp = tx.send_request(req).await?;
+    read_whole(tx.send_request(req).await?).await
+}
+
+async fn read_whole(resp: Response<Incoming>) -> Result<Got, hyper::Error> {
     let (parts, body) = resp.into_parts();
     Ok(Got {
         status: parts.status,
