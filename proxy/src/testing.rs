@@ -315,3 +315,42 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Like [`start_proxy`], with extra options (e.g. a short `header_read_timeout`). The admin
+/// server is on `127.0.0.1:0` unless `opts` names one.
+pub async fn start_proxy_with(
+    yaml: &str,
+    vars: &[(&str, String)],
+    opts: ProxyOptions,
+) -> Arc<Proxy> {
+    let snapshot = crate::config::parse(std::path::Path::new("test.yaml"), &fill(yaml, vars))
+        .expect("test snapshot is valid");
+    let opts = ProxyOptions {
+        admin_addr: opts
+            .admin_addr
+            .or_else(|| Some("127.0.0.1:0".parse().expect("addr"))),
+        ..opts
+    };
+    Proxy::start(snapshot, opts).await.expect("proxy starts")
+}
+
+/// Writes `bytes` on a new connection to `to` and returns what came back within `within`:
+/// everything up to the end of the first response head (`\r\n\r\n`), or up to EOF. For
+/// requests no well-behaved client would send (smuggling attempts, huge headers).
+pub async fn raw_exchange(to: SocketAddr, bytes: &[u8], within: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(to).await.expect("connect");
+    // The peer may answer and close before reading everything (431); that is not an error.
+    let _ = s.write_all(bytes).await;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + within;
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
