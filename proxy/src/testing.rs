@@ -354,3 +354,72 @@ pub async fn raw_exchange(to: SocketAddr, bytes: &[u8], within: Duration) -> Str
     }
     String::from_utf8_lossy(&got).into_owned()
 }
+
+/// A TCP relay to `to` that counts the connections it accepts: put it between two proxies
+/// to see how many connections one opens to the other.
+#[derive(Debug)]
+pub struct TcpRelay {
+    pub addr: SocketAddr,
+    /// TCP connections accepted.
+    pub conns: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for TcpRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TcpRelay {
+    pub async fn start(to: SocketAddr) -> TcpRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        let addr = listener.local_addr().expect("relay addr");
+        let conns = Arc::new(AtomicU64::new(0));
+        let c = conns.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if let Ok(mut up) = TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+            }
+        });
+        TcpRelay { addr, conns, task }
+    }
+
+    pub fn conns(&self) -> u64 {
+        self.conns.load(Ordering::SeqCst)
+    }
+}
+
+/// A TCP server that echoes every byte back, for `protocol: tcp` listeners.
+#[derive(Debug)]
+pub struct EchoServer {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl EchoServer {
+    pub async fn start() -> EchoServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
+        let addr = listener.local_addr().expect("echo addr");
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = stream.into_split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        EchoServer { addr, task }
+    }
+}
