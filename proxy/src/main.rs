@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use mesh_proxy::access_log::LogTarget;
 use mesh_proxy::admin::LogControl;
 use mesh_proxy::{config, Proxy, ProxyOptions};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing_subscriber::{reload, EnvFilter};
 
 #[derive(Parser, Debug)]
@@ -84,10 +84,24 @@ fn main() -> std::process::ExitCode {
     match run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mesh-proxy: error: {e:#}");
+            eprintln!("mesh-proxy: error: {}", describe(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, skipping causes the message already quotes (our errors name
+/// their `#[source]` in their text, which `{:#}` would print twice).
+fn describe(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !msg.contains(&cause) {
+            msg.push_str(": ");
+            msg.push_str(&cause);
+        }
+    }
+    msg
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -109,7 +123,18 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let snapshot = config::load(&args.config)?;
+        // Signal handlers first: a SIGHUP or SIGTERM that arrives while starting must not
+        // kill the process with the default action.
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        let hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+        // The bytes read here are the baseline for change detection, so an edit made while
+        // starting is still picked up.
+        let text = std::fs::read(&args.config).map_err(|source| config::ConfigError::Read {
+            path: args.config.clone(),
+            source,
+        })?;
+        let snapshot = config::parse(&args.config, &String::from_utf8_lossy(&text))?;
         let opts = ProxyOptions {
             admin_addr: Some(args.admin_addr),
             stats_addr: Some(args.stats_addr),
@@ -122,10 +147,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         tokio::spawn(watch_config(
             proxy.clone(),
             args.config.clone(),
+            text,
+            hup,
             args.watch_interval.as_std(),
         ));
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
@@ -137,13 +162,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Reloads on SIGHUP, and when the file's content changes (checked every `every`).
-async fn watch_config(proxy: Arc<Proxy>, path: PathBuf, every: Duration) {
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::error!("cannot listen for SIGHUP; reload by file change only");
-        return;
-    };
-    let mut last = std::fs::read(&path).ok();
+/// Reloads on SIGHUP, and when the file's content changes from `loaded` (checked every
+/// `every`).
+async fn watch_config(
+    proxy: Arc<Proxy>,
+    path: PathBuf,
+    loaded: Vec<u8>,
+    mut hup: Signal,
+    every: Duration,
+) {
+    let mut last = Some(loaded);
     let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
     loop {
         let forced = tokio::select! {
