@@ -423,3 +423,23 @@ impl EchoServer {
         EchoServer { addr, task }
     }
 }
+
+/// The blocking twin of [`eventually`], for tests that drive processes without a runtime:
+/// polls `check` every 20 ms until it returns Some, or panics after `within`.
+pub fn eventually_blocking<T>(
+    within: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
