@@ -88,14 +88,15 @@ impl MeshProxy {
         let admin = SocketAddr::new(ip, 15000);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesh-proxy"));
         cmd.arg("run").arg("--config").arg(config);
-        if !extra.contains(&"--watch-interval") {
-            cmd.args(["--watch-interval", "50ms"]);
+        for (flag, default) in [("--watch-interval", "50ms"), ("--drain-timeout", "4s")] {
+            if !extra.contains(&flag) {
+                cmd.args([flag, default]);
+            }
         }
         let child = cmd
             .args(["--admin-addr", &admin.to_string()])
             .args(["--stats-addr", &format!("{ip}:0")])
             .args(["--health-addr", &format!("{ip}:0")])
-            .args(["--drain-timeout", "4s"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -415,4 +416,22 @@ async fn startup_errors_are_clear() {
     assert!(err.contains(&format!("{}:15001", s.ip)), "{err}");
     assert!(err.contains("listener \"out\""), "{err}");
     assert_eq!(err.matches("in use").count(), 1, "the cause once: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_timeout_caps_how_long_sigterm_waits() {
+    let s = Setup::new().await;
+    let mut p = s.start(&["--drain-timeout", "300ms"]).await;
+    let to = p.listener;
+    let _stuck = tokio::spawn(async move { get(to, "http://svc/delay/20000").await });
+    eventually(
+        Duration::from_secs(5),
+        "slow request at the backend",
+        || async { (s.one.hits() >= 1).then_some(()) },
+    )
+    .await;
+    p.signal("-TERM");
+    let status = p.wait_exit(Duration::from_secs(3)).await;
+    assert_eq!(status.code(), Some(0), "stderr: {}", p.stderr());
+    assert!(p.stderr().contains("drain timeout"), "{}", p.stderr());
 }

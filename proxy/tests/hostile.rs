@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
-use mesh_proxy::testing::{get_with, raw_exchange, send, start_proxy_with, Backend, Seen};
+use mesh_proxy::testing::{get_with, raw_exchange, send, send_h2, start_proxy_with, Backend, Seen};
 use mesh_proxy::{Proxy, ProxyOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -274,4 +274,36 @@ async fn hop_by_hop_headers_are_stripped() {
         );
     }
     assert_eq!(seen.headers["x-kept"], "yes");
+}
+
+#[tokio::test]
+async fn h2_headers_over_64k_never_reach_the_backend() {
+    let (be, _p, out) = setup(None).await;
+    let big = "a".repeat(70 * 1024);
+    let req = Request::get("http://svc/x")
+        .header("x-big", big.as_str())
+        .body(Full::new(Bytes::new()))
+        .expect("req");
+    let got = send_h2(out, req).await.expect("an answer, not a reset");
+    assert_eq!(got.status, 431);
+    assert_eq!(be.hits(), 0);
+}
+
+#[tokio::test]
+async fn slowloris_on_a_later_request_of_a_keepalive_connection_is_cut_off() {
+    let timeout = Duration::from_millis(400);
+    let (be, _p, out) = setup(Some(timeout)).await;
+    let mut s = TcpStream::connect(out).await.expect("connect");
+    s.write_all(b"GET /first HTTP/1.1\r\nHost: svc\r\n\r\nGET /second HTTP/1.1\r\nHo")
+        .await
+        .expect("write");
+    let (_, got) = read_until_closed(&mut s, Duration::from_secs(5))
+        .await
+        .expect("a client stalling in its second request's headers must be disconnected");
+    let got = String::from_utf8_lossy(&got);
+    assert!(
+        got.starts_with("HTTP/1.1 200"),
+        "the first request is answered: {got}"
+    );
+    assert_eq!(be.hits(), 1);
 }

@@ -235,3 +235,20 @@ async fn h2c_request_with_body_through_two_proxies() {
     assert_eq!(got.status, 200);
     assert_eq!(c.be.seen()[0].body, body);
 }
+
+#[tokio::test]
+async fn tcp_half_close_reaches_the_other_side() {
+    let echo = EchoServer::start().await;
+    let p = start_proxy(TCP, &[("echo", echo.addr.to_string())]).await;
+    let addr = p.listener_addr("t").expect("bound");
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"last words").await.expect("write");
+    // The client is done sending: the echo server must see EOF, answer and close.
+    s.shutdown().await.expect("half-close");
+    let mut back = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut back))
+        .await
+        .expect("the proxy passes the half-close on, and the close back")
+        .expect("read");
+    assert_eq!(back, b"last words");
+}
