@@ -435,3 +435,26 @@ async fn drain_timeout_caps_how_long_sigterm_waits() {
     assert_eq!(status.code(), Some(0), "stderr: {}", p.stderr());
     assert!(p.stderr().contains("drain timeout"), "{}", p.stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_does_not_wait_for_idle_connections() {
+    let s = Setup::new().await;
+    let mut p = s.start(&[]).await;
+    // A kept-alive connection between requests, and one that has sent nothing yet.
+    let stream = TcpStream::connect(p.listener).await.expect("connect");
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let req = Request::get("/").header("host", "svc");
+    let resp = tx
+        .send_request(req.body(Full::new(Bytes::new())).expect("req"))
+        .await
+        .expect("first request");
+    resp.into_body().collect().await.expect("body");
+    let _silent = TcpStream::connect(p.listener).await.expect("connect");
+    p.signal("-TERM");
+    // The drain timeout is 4 s: exiting well before means idle connections were closed.
+    let status = p.wait_exit(Duration::from_millis(2000)).await;
+    assert_eq!(status.code(), Some(0), "stderr: {}", p.stderr());
+}

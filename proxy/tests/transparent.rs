@@ -273,6 +273,10 @@ fn redirected_http_is_routed_or_passed_through_to_the_original_destination() {
         ns.log("proxy.log")
     );
 
+    // A direct connection to the proxy has no other original destination: no loop, 404.
+    let (status, _) = ns.get("http://127.0.0.1:15001/who", None);
+    assert_eq!(status, "404");
+
     let entries = eventually_blocking(Duration::from_secs(5), "access log", || {
         let e = logged(&access, "/who");
         (e.len() >= 2).then_some(e)
