@@ -307,3 +307,49 @@ async fn slowloris_on_a_later_request_of_a_keepalive_connection_is_cut_off() {
     );
     assert_eq!(be.hits(), 1);
 }
+
+/// Sends the head and part of a chunked body, waits until the backend has the request, then
+/// the rest: the backend can only have it early if the proxy streams the body.
+async fn upload_in_two_parts(path: &str, first: usize) {
+    let (be, _p, out) = setup(None).await;
+    let mut s = TcpStream::connect(out).await.expect("connect");
+    let head = format!("POST {path} HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n");
+    s.write_all(head.as_bytes()).await.expect("head");
+    let chunk = |n: usize, b: u8| {
+        let mut c = format!("{n:x}\r\n").into_bytes();
+        c.extend(std::iter::repeat_n(b, n));
+        c.extend_from_slice(b"\r\n");
+        c
+    };
+    s.write_all(&chunk(first, b'a')).await.expect("first part");
+    mesh_proxy::testing::eventually(
+        Duration::from_secs(5),
+        "the backend has the request before the body ends",
+        || async { (be.hits() == 1).then_some(()) },
+    )
+    .await;
+    s.write_all(&chunk(10, b'b')).await.expect("second part");
+    s.write_all(b"0\r\n\r\n").await.expect("end");
+    let resp = {
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert!(status_line(&resp).starts_with("HTTP/1.1 200"), "{resp}");
+    let body = only(&be).body;
+    assert_eq!(body.len(), first + 10);
+    assert!(body[..first].iter().all(|b| *b == b'a') && body[first..] == [b'b'; 10]);
+}
+
+#[tokio::test]
+async fn request_body_is_streamed_to_the_backend() {
+    upload_in_two_parts("/stream", 1000).await;
+}
+
+#[tokio::test]
+async fn body_over_the_replay_limit_is_streamed_even_with_retries() {
+    upload_in_two_parts("/retry/stream", 100 * 1024).await;
+}
