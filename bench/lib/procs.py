@@ -82,14 +82,7 @@ class Supervisor:
                 proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the group is ours: pgid == our child's pid
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
+            kill_group(proc)
         self.procs = []
 
 
@@ -99,6 +92,8 @@ def raise_on_termination_signals():
     def handler(signum, _frame):
         raise SystemExit(128 + signum)
 
+    # A shell starting us in the background may have set SIGINT to "ignore"; restore Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)
 
@@ -126,17 +121,40 @@ def tail(path, lines=15):
     return "\n".join("  " + l for l in text.splitlines()[-lines:])
 
 
-def run_checked(argv, what, timeout, capture=True):
-    """Runs a short command; raises BenchError with its output when it fails."""
+def run_checked(argv, what, timeout):
+    """Runs a bounded command and returns its stdout; raises BenchError when it fails.
+
+    It runs in its own process group, which is killed (with anything it started, such as
+    mesh-bench's wrk) on timeout, Ctrl-C or any other exception.
+    """
     try:
-        result = subprocess.run(
-            argv, capture_output=capture, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
-    except FileNotFoundError as err:
-        raise BenchError(f"{what}: {argv[0]} not found ({err})") from err
-    except subprocess.TimeoutExpired as err:
-        raise BenchError(f"{what}: {argv[0]} did not finish within {timeout:.0f}s") from err
-    if result.returncode != 0:
-        output = ((result.stdout or "") + (result.stderr or "")).strip()
-        raise BenchError(f"{what} failed (exit {result.returncode}):\n{output}")
-    return result.stdout or ""
+    except OSError as err:
+        raise BenchError(f"{what}: could not run {argv[0]} ({err})") from err
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        raise BenchError(f"{what}: {argv[0]} did not finish within {timeout:.0f}s; killed it") from None
+    except BaseException:
+        kill_group(proc)
+        raise
+    if proc.returncode != 0:
+        output = (stdout + stderr).strip()
+        raise BenchError(f"{what} failed (exit {proc.returncode}):\n{output}")
+    return stdout
+
+
+def kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # pgid == the child's pid: only ours
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
