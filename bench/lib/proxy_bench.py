@@ -117,6 +117,7 @@ def summarize(t, rounds):
     return {
         "target": t.name,
         "rps": med(sats, "rps"),
+        "rps_spread_pct": spread_pct([sat["rps"] for sat in sats]),
         "p50_us": med(lats, "p50_us"),
         "p90_us": med(lats, "p90_us"),
         "p99_us": med(lats, "p99_us"),
@@ -125,3 +126,9 @@ def summarize(t, rounds):
         "achieved_rate": med(lats, "achieved_rps"),
         "errors": sum(x["errors"] for x in sats) + sum(x["errors"] for x in lats),
     }
+
+
+def spread_pct(values):
+    """(max - min) / median, in percent: how much the rounds disagree."""
+    mid = statistics.median(values)
+    return 0.0 if mid <= 0 else (max(values) - min(values)) / mid * 100

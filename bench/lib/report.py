@@ -37,14 +37,15 @@ def _fmt(v, digits=0):
 
 def results(s, rows, skipped):
     print()
-    cols = ["target", "rps", "p50_us", "p90_us", "p99_us", "cpu_us/req", "rss_kb", "rate", "errors"]
+    cols = ["target", "rps", "rps±%", "p50_us", "p90_us", "p99_us", "cpu_us/req", "rss_kb", "rate", "errors"]
     print(f"{cols[0]:<17}" + "".join(f"{c:>11}" for c in cols[1:]))
     for r in rows:
-        cells = [_fmt(r["rps"]), _fmt(r["p50_us"]), _fmt(r["p90_us"]), _fmt(r["p99_us"]),
+        cells = [_fmt(r["rps"]), _fmt(r["rps_spread_pct"]), _fmt(r["p50_us"]), _fmt(r["p90_us"]), _fmt(r["p99_us"]),
                  _fmt(r["cpu_us_per_req"], 1), _fmt(r["rss_kb"]), _fmt(r["achieved_rate"]), str(r["errors"])]
         print(f"{r['target']:<17}" + "".join(f"{c:>11}" for c in cells))
     for name in skipped:
         print(f"{name:<17}{'skipped':>11}")
+    print("# rps±% = (max - min) / median of the rounds' rps: large values mean a noisy machine")
     for r in rows:
         if r["achieved_rate"] < 0.9 * s.rate:
             print(f"# note: {r['target']} sustained only {r['achieved_rate']:.0f} of {s.rate:.0f} req/s; its latencies include queueing")
