@@ -137,13 +137,13 @@ impl fmt::Display for Duration {
         if nanos == 0 {
             return f.write_str("0s");
         }
-        if nanos % 1_000_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000_000) {
             return write!(f, "{}s", nanos / 1_000_000_000);
         }
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             return write!(f, "{}ms", nanos / 1_000_000);
         }
-        if nanos % 1_000 == 0 {
+        if nanos.is_multiple_of(1_000) {
             return write!(f, "{}us", nanos / 1_000);
         }
         write!(f, "{nanos}ns")

@@ -375,7 +375,7 @@ pub struct Cluster {
     pub outlier_detection: Option<OutlierDetection>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UpstreamProtocol {
     #[default]
@@ -538,18 +538,34 @@ impl Snapshot {
 
         let clusters: HashSet<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
         let routes: HashSet<&str> = self.routes.iter().map(|r| r.name.as_str()).collect();
-        check_unique(self.clusters.iter().map(|c| c.name.as_str()), "clusters", &mut push);
-        check_unique(self.routes.iter().map(|r| r.name.as_str()), "routes", &mut push);
-        check_unique(self.listeners.iter().map(|l| l.name.as_str()), "listeners", &mut push);
+        check_unique(
+            self.clusters.iter().map(|c| c.name.as_str()),
+            "clusters",
+            &mut push,
+        );
+        check_unique(
+            self.routes.iter().map(|r| r.name.as_str()),
+            "routes",
+            &mut push,
+        );
+        check_unique(
+            self.listeners.iter().map(|l| l.name.as_str()),
+            "listeners",
+            &mut push,
+        );
 
         for (i, l) in self.listeners.iter().enumerate() {
             let p = format!("listeners[{i}]");
             match l.protocol {
                 Protocol::Http => match &l.route_config {
-                    None => push(format!("{p}.routeConfig"), "required for an http listener".into()),
-                    Some(r) if !routes.contains(r.as_str()) => {
-                        push(format!("{p}.routeConfig"), format!("no route table named {r:?}"))
-                    }
+                    None => push(
+                        format!("{p}.routeConfig"),
+                        "required for an http listener".into(),
+                    ),
+                    Some(r) if !routes.contains(r.as_str()) => push(
+                        format!("{p}.routeConfig"),
+                        format!("no route table named {r:?}"),
+                    ),
                     Some(_) => {}
                 },
                 Protocol::Tcp => match &l.cluster {
@@ -569,7 +585,10 @@ impl Snapshot {
             for (vi, vh) in rc.virtual_hosts.iter().enumerate() {
                 let vp = format!("routes[{ri}].virtualHosts[{vi}]");
                 if vh.domains.is_empty() {
-                    push(format!("{vp}.domains"), "must name at least one authority".into());
+                    push(
+                        format!("{vp}.domains"),
+                        "must name at least one authority".into(),
+                    );
                 }
                 for (di, d) in vh.domains.iter().enumerate() {
                     if d.is_empty() {
@@ -611,7 +630,10 @@ impl Snapshot {
                     );
                 }
                 if od.interval.is_zero() {
-                    push(format!("{p}.outlierDetection.interval"), "must be > 0".into());
+                    push(
+                        format!("{p}.outlierDetection.interval"),
+                        "must be > 0".into(),
+                    );
                 }
             }
             for (ei, e) in c.endpoints.iter().enumerate() {
@@ -620,7 +642,6 @@ impl Snapshot {
                 }
             }
         }
-        drop(push);
         if issues.is_empty() {
             Ok(())
         } else {
@@ -668,7 +689,11 @@ fn validate_route(
                 }
             }
         };
-        for (name, sm) in [("uri", &m.uri), ("method", &m.method), ("authority", &m.authority)] {
+        for (name, sm) in [
+            ("uri", &m.uri),
+            ("method", &m.method),
+            ("authority", &m.authority),
+        ] {
             if let Some(sm) = sm {
                 check(format!("{mp}.{name}"), sm);
             }
@@ -692,9 +717,7 @@ fn validate_route(
             );
         }
         match d.weight {
-            Some(w) if w > 100 => {
-                push(format!("{p}.route[{di}].weight"), "must be 0..=100".into())
-            }
+            Some(w) if w > 100 => push(format!("{p}.route[{di}].weight"), "must be 0..=100".into()),
             Some(w) => total += u64::from(w),
             None if r.route.len() > 1 => push(
                 format!("{p}.route[{di}].weight"),
@@ -716,14 +739,20 @@ fn validate_route(
         if let Some(a) = &f.abort {
             check_percent(a.percentage, &format!("{p}.fault.abort.percentage"), push);
             if !(200..=599).contains(&a.http_status) {
-                push(format!("{p}.fault.abort.httpStatus"), "must be 200..=599".into());
+                push(
+                    format!("{p}.fault.abort.httpStatus"),
+                    "must be 200..=599".into(),
+                );
             }
         }
     }
     if let Some(m) = &r.mirror {
         check_percent(m.percentage, &format!("{p}.mirror.percentage"), push);
         if !clusters.contains(m.cluster.as_str()) {
-            push(format!("{p}.mirror.cluster"), format!("no cluster named {:?}", m.cluster));
+            push(
+                format!("{p}.mirror.cluster"),
+                format!("no cluster named {:?}", m.cluster),
+            );
         }
     }
     if let Some(rd) = &r.redirect {
@@ -736,12 +765,18 @@ fn validate_route(
     }
     if let Some(dr) = &r.direct_response {
         if !(200..=599).contains(&dr.status) {
-            push(format!("{p}.directResponse.status"), "must be 200..=599".into());
+            push(
+                format!("{p}.directResponse.status"),
+                "must be 200..=599".into(),
+            );
         }
     }
     if let Some(rt) = &r.retries {
         if rt.attempts > 0 && rt.retry_on.trim().is_empty() {
-            push(format!("{p}.retries.retryOn"), "must name at least one condition".into());
+            push(
+                format!("{p}.retries.retryOn"),
+                "must name at least one condition".into(),
+            );
         }
     }
 }
@@ -788,8 +823,14 @@ clusters:
     fn sample_parses_and_validates() {
         let s = Snapshot::from_yaml(SAMPLE).expect("parse");
         s.validate().expect("valid");
-        assert_eq!(s.routes[0].virtual_hosts[0].routes[1].timeout, Some(Duration::from_secs(3)));
-        assert_eq!(s.clusters[1].load_balancer.simple, Some(SimpleLb::RoundRobin));
+        assert_eq!(
+            s.routes[0].virtual_hosts[0].routes[1].timeout,
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            s.clusters[1].load_balancer.simple,
+            Some(SimpleLb::RoundRobin)
+        );
         let od = s.clusters[1].outlier_detection.as_ref().expect("od");
         assert_eq!(od.base_ejection_time, Duration::from_secs(30));
     }
@@ -797,13 +838,25 @@ clusters:
     #[test]
     fn reports_every_problem_with_paths() {
         let bad = SAMPLE
-            .replace("{cluster: reviews-v1, weight: 50}", "{cluster: nope, weight: 60}")
+            .replace(
+                "{cluster: reviews-v1, weight: 50}",
+                "{cluster: nope, weight: 60}",
+            )
             .replace("routeConfig: out", "routeConfig: missing");
         let s = Snapshot::from_yaml(&bad).expect("parse");
         let err = s.validate().expect_err("invalid").to_string();
-        assert!(err.contains("listeners[0].routeConfig: no route table named \"missing\""), "{err}");
-        assert!(err.contains("routes[0].virtualHosts[0].routes[1].route[0].cluster"), "{err}");
-        assert!(err.contains("weights must sum to 100, they sum to 110"), "{err}");
+        assert!(
+            err.contains("listeners[0].routeConfig: no route table named \"missing\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("routes[0].virtualHosts[0].routes[1].route[0].cluster"),
+            "{err}"
+        );
+        assert!(
+            err.contains("weights must sum to 100, they sum to 110"),
+            "{err}"
+        );
     }
 
     #[test]

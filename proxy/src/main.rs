@@ -1,0 +1,170 @@
+//! `mesh-proxy`: the sidecar and gateway proxy binary.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mesh_proxy::access_log::LogTarget;
+use mesh_proxy::admin::LogControl;
+use mesh_proxy::{config, Proxy, ProxyOptions};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing_subscriber::{reload, EnvFilter};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mesh-proxy",
+    version,
+    about = "meshctl's sidecar and gateway proxy"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve a static config snapshot, reloading it on change or SIGHUP.
+    ///
+    /// Example:
+    ///   mesh-proxy run --config proxy.yaml --admin-addr 127.0.0.1:15000
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The snapshot file (YAML or JSON): listeners, routes, clusters, endpoints.
+    #[arg(long, short = 'c', env = "MESH_PROXY_CONFIG")]
+    config: PathBuf,
+    /// Admin server: /config_dump, /logging, /stats/prometheus, /healthz/ready.
+    #[arg(long, default_value = "127.0.0.1:15000")]
+    admin_addr: SocketAddr,
+    /// Merged Prometheus metrics (/stats/prometheus).
+    #[arg(long, default_value = "127.0.0.1:15020")]
+    stats_addr: SocketAddr,
+    /// Health (/healthz/ready).
+    #[arg(long, default_value = "127.0.0.1:15021")]
+    health_addr: SocketAddr,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Access log as JSON lines: a file path, or - for stdout. Off when not given.
+    #[arg(long)]
+    access_log: Option<LogTarget>,
+    /// How long SIGTERM waits for in-flight requests before exiting.
+    #[arg(long, default_value = "5s")]
+    drain_timeout: mesh_api::Duration,
+    /// How often the config file is checked for changes (SIGHUP reloads at once).
+    #[arg(long, default_value = "1s")]
+    watch_interval: mesh_api::Duration,
+    /// Log filter (tracing syntax: info, debug, mesh_proxy=trace, ...).
+    #[arg(long, env = "MESH_PROXY_LOG", default_value = "info")]
+    log_level: String,
+}
+
+struct Logs(reload::Handle<EnvFilter, tracing_subscriber::Registry>);
+
+impl LogControl for Logs {
+    fn set(&self, filter: &str) -> Result<(), String> {
+        let f = EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+        self.0.reload(f).map_err(|e| e.to_string())
+    }
+    fn get(&self) -> String {
+        self.0
+            .with_current(|f| f.to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let Command::Run(args) = cli.command;
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mesh-proxy: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    use tracing_subscriber::prelude::*;
+    let filter = EnvFilter::try_new(&args.log_level)
+        .with_context(|| format!("invalid --log-level {:?}", args.log_level))?;
+    let (filter, handle) = reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
+
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if args.workers > 0 {
+        rt.worker_threads(args.workers);
+    }
+    let rt = rt
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let snapshot = config::load(&args.config)?;
+        let opts = ProxyOptions {
+            admin_addr: Some(args.admin_addr),
+            stats_addr: Some(args.stats_addr),
+            health_addr: Some(args.health_addr),
+            access_log: args.access_log.clone(),
+            log_control: Some(Arc::new(Logs(handle))),
+        };
+        let proxy = Proxy::start(snapshot, opts).await?;
+        tokio::spawn(watch_config(
+            proxy.clone(),
+            args.config.clone(),
+            args.watch_interval.as_std(),
+        ));
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("draining");
+        proxy.drain(args.drain_timeout.as_std()).await;
+        tracing::info!("drained, exiting");
+        Ok(())
+    })
+}
+
+/// Reloads on SIGHUP, and when the file's content changes (checked every `every`).
+async fn watch_config(proxy: Arc<Proxy>, path: PathBuf, every: Duration) {
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot listen for SIGHUP; reload by file change only");
+        return;
+    };
+    let mut last = std::fs::read(&path).ok();
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    loop {
+        let forced = tokio::select! {
+            _ = hup.recv() => true,
+            _ = tick.tick() => false,
+        };
+        let now = std::fs::read(&path).ok();
+        if !forced && now == last {
+            continue;
+        }
+        last = now;
+        reload(&proxy, &path);
+    }
+}
+
+fn reload(proxy: &Proxy, path: &Path) {
+    match config::load(path) {
+        Ok(snapshot) => {
+            if let Err(e) = proxy.apply(snapshot) {
+                tracing::error!(error = %e, "new config not applied");
+            }
+        }
+        Err(e) => proxy.reject(e.to_string()),
+    }
+}

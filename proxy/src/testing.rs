@@ -1,0 +1,320 @@
+//! Test helpers shared by every test of the proxy (and other crates' end-to-end tests):
+//! a scriptable backend, a small HTTP client, an in-process proxy. Enabled by the `testing`
+//! feature; not part of the proxy binary.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::{Proxy, ProxyOptions};
+
+/// What a backend saw of one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub uri: String,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A backend whose answers the request chooses:
+/// - `/status/NNN`: answers NNN;
+/// - `/delay/MS`: waits MS milliseconds, then 200;
+/// - `/bytes/N`: N bytes of body;
+/// - `/fail-first/N/KEY`: 503 for the first N requests with that KEY, then 200;
+/// - a request with `Upgrade:` gets 101 and an echo of every byte sent after;
+/// - anything else: 200 with the backend's name as body.
+///
+/// Every response carries `x-backend: NAME`. Requests are recorded.
+#[derive(Debug)]
+pub struct Backend {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicU64>,
+    /// TCP connections accepted.
+    pub conns: Arc<AtomicU64>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Backend {
+    pub async fn start(name: &str) -> Backend {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), name).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, name: &str) -> Backend {
+        Self::start_full(addr, name, None).await
+    }
+
+    /// A backend that answers every request with `status` (an unhealthy instance).
+    pub async fn always(name: &str, status: u16) -> Backend {
+        Self::start_full("127.0.0.1:0".parse().expect("addr"), name, Some(status)).await
+    }
+
+    async fn start_full(addr: SocketAddr, name: &str, always: Option<u16>) -> Backend {
+        let listener = TcpListener::bind(addr).await.expect("bind backend");
+        let addr = listener.local_addr().expect("backend addr");
+        let hits = Arc::new(AtomicU64::new(0));
+        let conns = Arc::new(AtomicU64::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let counters: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let (n, h, s, cn) = (name.to_string(), hits.clone(), seen.clone(), conns.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                cn.fetch_add(1, Ordering::SeqCst);
+                let (n, h, s, c) = (n.clone(), h.clone(), s.clone(), counters.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        answer(n.clone(), h.clone(), s.clone(), c.clone(), always, req)
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Backend {
+            name: name.to_string(),
+            addr,
+            hits,
+            conns,
+            seen,
+            task,
+        }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("seen").clone()
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn answer(
+    name: String,
+    hits: Arc<AtomicU64>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    counters: Arc<Mutex<HashMap<String, u64>>>,
+    always: Option<u16>,
+    mut req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    hits.fetch_add(1, Ordering::SeqCst);
+    let upgrade = req
+        .headers()
+        .contains_key(http::header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut req));
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    seen.lock().expect("seen").push(Seen {
+        method: parts.method.to_string(),
+        uri: parts.uri.to_string(),
+        version: parts.version,
+        headers: parts.headers.clone(),
+        body: body.clone(),
+    });
+    let mut resp = Response::new(Full::new(Bytes::from(name.clone())));
+    resp.headers_mut()
+        .insert("x-backend", name.parse().expect("name"));
+    let path = parts.uri.path().to_string();
+    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let Some(up) = upgrade {
+        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, "upgrade".parse().expect("hv"));
+        resp.headers_mut().insert(
+            http::header::UPGRADE,
+            parts.headers[http::header::UPGRADE].clone(),
+        );
+        *resp.body_mut() = Full::new(Bytes::new());
+        tokio::spawn(async move {
+            if let Ok(up) = up.await {
+                let (mut r, mut w) = tokio::io::split(TokioIo::new(up));
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            }
+        });
+        return Ok(resp);
+    }
+    if let Some(code) = always.and_then(|c| StatusCode::from_u16(c).ok()) {
+        *resp.status_mut() = code;
+        return Ok(resp);
+    }
+    match seg.as_slice() {
+        ["status", code, ..] => {
+            *resp.status_mut() = code
+                .parse()
+                .ok()
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(StatusCode::BAD_REQUEST);
+        }
+        ["delay", ms, ..] => {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+        }
+        ["bytes", n, ..] => {
+            *resp.body_mut() = Full::new(Bytes::from(vec![b'x'; n.parse().unwrap_or(0)]));
+        }
+        ["fail-first", n, key, ..] => {
+            let mut c = counters.lock().expect("counters");
+            let k = c.entry(key.to_string()).or_default();
+            *k += 1;
+            if *k <= n.parse().unwrap_or(0) {
+                *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+        }
+        _ => {}
+    }
+    Ok(resp)
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Got {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `x-backend` header: which backend answered.
+    pub fn backend(&self) -> Option<&str> {
+        self.headers.get("x-backend").and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends one HTTP/1.1 request to `to` over a new connection. `uri` may be absolute-form
+/// (`http://reviews:9080/x`, explicit proxying) or origin-form (`/x`, then pass `Host`).
+pub async fn send(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, hyper::Error> {
+    let stream = TcpStream::connect(to).await.expect("connect to proxy");
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let resp = tx.send_request(req).await?;
+    let (parts, body) = resp.into_parts();
+    Ok(Got {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await?.to_bytes(),
+    })
+}
+
+/// Sends one HTTP/2 (prior knowledge, h2c) request to `to`.
+pub async fn send_h2(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, hyper::Error> {
+    let stream = TcpStream::connect(to).await.expect("connect to proxy");
+    let (mut tx, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let resp = tx.send_request(req).await?;
+    let (parts, body) = resp.into_parts();
+    Ok(Got {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await?.to_bytes(),
+    })
+}
+
+/// GET an absolute-form URL through an explicit proxy (what `HTTP_PROXY` clients do).
+pub async fn get(proxy: SocketAddr, url: &str) -> Got {
+    get_with(proxy, url, &[]).await
+}
+
+pub async fn get_with(proxy: SocketAddr, url: &str, headers: &[(&str, &str)]) -> Got {
+    let mut b = Request::get(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    send(proxy, b.body(Full::new(Bytes::new())).expect("request"))
+        .await
+        .expect("response")
+}
+
+/// Starts a proxy in-process from YAML with every admin endpoint on `127.0.0.1:0`.
+/// `{name}` placeholders in the YAML are replaced from `vars` first.
+pub async fn start_proxy(yaml: &str, vars: &[(&str, String)]) -> Arc<Proxy> {
+    let snapshot = crate::config::parse(std::path::Path::new("test.yaml"), &fill(yaml, vars))
+        .expect("test snapshot is valid");
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let opts = ProxyOptions {
+        admin_addr: Some(any),
+        ..Default::default()
+    };
+    Proxy::start(snapshot, opts).await.expect("proxy starts")
+}
+
+/// Replaces `{key}` with values.
+pub fn fill(template: &str, vars: &[(&str, String)]) -> String {
+    let mut s = template.to_string();
+    for (k, v) in vars {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    s
+}
+
+/// Polls `check` every 10 ms until it returns Some, or panics after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The proxy's Prometheus text, from its admin server.
+pub async fn scrape(proxy: &Proxy) -> String {
+    let admin = proxy.admin_addr("admin").expect("admin server");
+    let req = Request::get("/stats/prometheus")
+        .header("host", "admin")
+        .body(Full::new(Bytes::new()))
+        .expect("req");
+    send(admin, req).await.expect("scrape").text()
+}
+
+/// Sum of the samples of `metric` whose labels contain every `label="value"` in `labels`.
+pub fn metric_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with(metric) && matches!(l.as_bytes().get(metric.len()), Some(b'{' | b' '))
+        })
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -1,0 +1,284 @@
+//! Connection pools, one per (endpoint address, protocol, pool settings).
+//!
+//! HTTP/1: idle keep-alive connections in a small stack; a connection goes back to the pool
+//! when its response body has been read to the end (the [`PooledConn`] guard travels with the
+//! body) and is retired after `maxRequestsPerConnection` requests or `idleTimeout` idle.
+//! HTTP/2 (prior knowledge, proxy to proxy): one shared connection carries every request,
+//! replaced after `maxRequestsPerConnection` streams or when it closes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use mesh_api::snapshot::{Cluster, UpstreamProtocol};
+use tokio::net::TcpStream;
+
+use super::UpstreamError;
+use crate::http::body::ProxyBody;
+
+/// Envoy's and Istio's default connect timeout.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Istio's default HTTP idle timeout is 1 h; shorter keeps stale sockets from piling up.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const MAX_IDLE_PER_POOL: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PoolKey {
+    addr: SocketAddr,
+    protocol: UpstreamProtocol,
+    max_requests_per_connection: u32,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+/// All pools of a proxy, shared across config reloads so connections survive them.
+#[derive(Debug, Default)]
+pub struct Pools {
+    pools: Mutex<HashMap<PoolKey, Arc<Pool>>>,
+}
+
+impl Pools {
+    pub fn get(&self, addr: SocketAddr, cluster: &Cluster) -> Arc<Pool> {
+        let cp = &cluster.connection_pool;
+        let key = PoolKey {
+            addr,
+            protocol: cluster.protocol,
+            max_requests_per_connection: cp.http.max_requests_per_connection.unwrap_or(0),
+            connect_timeout: cp
+                .tcp
+                .connect_timeout
+                .map(|d| d.as_std())
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            idle_timeout: cp
+                .http
+                .idle_timeout
+                .map(|d| d.as_std())
+                .unwrap_or(DEFAULT_IDLE_TIMEOUT),
+        };
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Pool {
+                    key,
+                    idle: Mutex::new(Vec::new()),
+                    h2: tokio::sync::Mutex::new(None),
+                })
+            })
+            .clone()
+    }
+
+    /// Drops pools no cluster uses any more (called after a reload).
+    pub fn prune(&self) {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.retain(|_, p| Arc::strong_count(p) > 1);
+    }
+}
+
+#[derive(Debug)]
+pub struct Pool {
+    key: PoolKey,
+    idle: Mutex<Vec<IdleConn>>,
+    h2: tokio::sync::Mutex<Option<H2Conn>>,
+}
+
+#[derive(Debug)]
+struct IdleConn {
+    tx: http1::SendRequest<ProxyBody>,
+    uses: u32,
+    since: Instant,
+}
+
+#[derive(Debug)]
+struct H2Conn {
+    tx: http2::SendRequest<ProxyBody>,
+    uses: u32,
+}
+
+/// An HTTP/1 connection checked out of its pool; goes back when dropped, if reusable.
+#[derive(Debug)]
+pub struct PooledConn {
+    tx: Option<http1::SendRequest<ProxyBody>>,
+    uses: u32,
+    reusable: bool,
+    pool: Arc<Pool>,
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        let Some(tx) = self.tx.take() else { return };
+        let max = self.pool.key.max_requests_per_connection;
+        if !self.reusable || tx.is_closed() || (max > 0 && self.uses >= max) {
+            return;
+        }
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_PER_POOL {
+            idle.push(IdleConn {
+                tx,
+                uses: self.uses,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+impl PooledConn {
+    /// Keeps this connection out of the pool (after an upgrade, or an error).
+    pub fn discard(&mut self) {
+        self.reusable = false;
+    }
+}
+
+impl Pool {
+    pub fn addr(&self) -> SocketAddr {
+        self.key.addr
+    }
+
+    pub fn protocol(&self) -> UpstreamProtocol {
+        self.key.protocol
+    }
+
+    async fn connect(&self) -> Result<TokioIo<TcpStream>, UpstreamError> {
+        let stream =
+            tokio::time::timeout(self.key.connect_timeout, TcpStream::connect(self.key.addr))
+                .await
+                .map_err(|_| UpstreamError::ConnectTimeout)?
+                .map_err(UpstreamError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        Ok(TokioIo::new(stream))
+    }
+
+    fn take_idle(&self) -> Option<IdleConn> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        idle.retain(|c| !c.tx.is_closed() && now.duration_since(c.since) < self.key.idle_timeout);
+        // Most recently used first: its socket is the least likely to have been closed.
+        let pos = idle.iter().rposition(|c| c.tx.is_ready())?;
+        Some(idle.swap_remove(pos))
+    }
+
+    async fn new_h1(self: &Arc<Self>) -> Result<PooledConn, UpstreamError> {
+        let io = self.connect().await?;
+        let (tx, conn) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(UpstreamError::Handshake)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream HTTP/1 connection ended with an error");
+            }
+        });
+        Ok(PooledConn {
+            tx: Some(tx),
+            uses: 0,
+            reusable: true,
+            pool: self.clone(),
+        })
+    }
+
+    async fn h2_sender(&self) -> Result<http2::SendRequest<ProxyBody>, UpstreamError> {
+        let mut slot = self.h2.lock().await;
+        let max = self.key.max_requests_per_connection;
+        if let Some(c) = slot.as_mut() {
+            if !c.tx.is_closed() && (max == 0 || c.uses < max) {
+                c.uses += 1;
+                return Ok(c.tx.clone());
+            }
+        }
+        let io = self.connect().await?;
+        let (tx, conn) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .adaptive_window(true)
+            .handshake(io)
+            .await
+            .map_err(UpstreamError::Handshake)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "upstream HTTP/2 connection ended with an error");
+            }
+        });
+        *slot = Some(H2Conn {
+            tx: tx.clone(),
+            uses: 1,
+        });
+        Ok(tx)
+    }
+
+    /// Sends one request. For HTTP/1 the returned guard must live as long as the response
+    /// body (it returns the connection to the pool when dropped). `fresh` forces a new
+    /// HTTP/1 connection that will not be pooled, whatever the pool's protocol: protocol
+    /// upgrades (WebSocket) travel over HTTP/1.1 between proxies too.
+    pub async fn send(
+        self: &Arc<Self>,
+        req: Request<ProxyBody>,
+        fresh: bool,
+    ) -> Result<(Response<Incoming>, Option<PooledConn>), UpstreamError> {
+        match self.key.protocol {
+            UpstreamProtocol::Http2 if !fresh => {
+                let mut tx = self.h2_sender().await?;
+                let resp = tx.send_request(req).await.map_err(UpstreamError::Reset)?;
+                Ok((resp, None))
+            }
+            _ => {
+                let mut req = req;
+                // A pooled connection may have been closed by the peer while idle; hyper
+                // hands the request back unsent in that case and we try a new connection.
+                if !fresh {
+                    while let Some(idle) = self.take_idle() {
+                        let mut conn = PooledConn {
+                            tx: Some(idle.tx),
+                            uses: idle.uses,
+                            reusable: true,
+                            pool: self.clone(),
+                        };
+                        match conn.try_send(req).await {
+                            Ok(resp) => return Ok((resp, Some(conn))),
+                            Err(mut e) => {
+                                conn.discard();
+                                match e.take_message() {
+                                    Some(r) => req = r,
+                                    None => return Err(UpstreamError::Reset(e.into_error())),
+                                }
+                            }
+                        }
+                    }
+                }
+                let mut conn = self.new_h1().await?;
+                if fresh {
+                    conn.discard();
+                }
+                match conn.try_send(req).await {
+                    Ok(resp) => Ok((resp, Some(conn))),
+                    Err(e) => {
+                        conn.discard();
+                        Err(UpstreamError::Reset(e.into_error()))
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PooledConn {
+    async fn try_send(
+        &mut self,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, hyper::client::conn::TrySendError<Request<ProxyBody>>> {
+        let Some(tx) = self.tx.as_mut() else {
+            unreachable_conn()
+        };
+        self.uses += 1;
+        tx.try_send_request(req).await
+    }
+}
+
+/// A `PooledConn` always holds its sender until dropped; `tx` is an `Option` only so `Drop`
+/// can move it out.
+fn unreachable_conn() -> ! {
+    unreachable!("PooledConn used after drop")
+}
