@@ -107,7 +107,10 @@ def ratios(rows):
     print(f"  added p50 vs direct / haproxy's       {show(lat):>6}  target <= 1.0  {_verdict(lat, 1.0, False)}"
           f"  (mesh-proxy +{_fmt(mp_added)} us, haproxy +{_fmt(ha_added)} us)")
     print(f"  rss_kb / 15 MB                        {show(rss):>6}  target <= 1.0  {_verdict(rss, 1.0, False)}")
+    def r3(v):
+        return None if v is None else round(v, 3)
+
     print(json.dumps({"bench": "proxy", "ratios": {
-        "rps_vs_best_of_haproxy_nginx": rps, "cpu_vs_haproxy": cpu,
-        "added_p50_vs_haproxy": lat, "rss_vs_15mb": rss,
+        "rps_vs_best_of_haproxy_nginx": r3(rps), "cpu_vs_haproxy": r3(cpu),
+        "added_p50_vs_haproxy": r3(lat), "rss_vs_15mb": r3(rss),
     }}, separators=(",", ":")))
