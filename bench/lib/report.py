@@ -20,7 +20,7 @@ def header(s, targets, skipped, tmp):
     print(f"# saturation: wrk -t{s.wrk_threads} -c{s.wrk_connections}, {s.sat_secs}s per round; RSS = peak VmRSS sampled every 50ms")
     print(f"# latency+cpu: open-loop {s.rate:.0f} req/s over {s.rate_connections} keep-alive connections, {s.rate_secs}s per round; "
           "cpu = (utime+stime)/requests from /proc")
-    print(f"# rounds: {s.rounds} (+{s.warmup_secs}s wrk warmup per target); figures are medians over rounds, RSS the max")
+    print(f"# rounds: {s.rounds} (+{s.warmup_secs}s wrk warmup per target); figures are medians over rounds, RSS the max, CPU pooled over rounds")
     print("# multi-process targets: nginx = master + workers summed; mesh-proxy-2hop = client + server sidecar summed (CPU and RSS)")
     print(f"# versions: {tools.version_of(['haproxy', '-v'])} | {tools.version_of(['nginx', '-v'])} | {tools.version_of(['wrk', '--version'])}")
     print(f"# targets: {', '.join(targets)}")

@@ -56,11 +56,11 @@ def from_env(env=None):
         raise BenchError(
             f"BENCH_TARGETS names unknown targets {unknown}; choose from {','.join(ALL_TARGETS)}"
         )
-    sat_secs = _secs(env, "BENCH_DURATION", 5)
+    sat_secs = _secs(env, "BENCH_DURATION", 3)
     rate = _int(env, "BENCH_RATE", 1000)
     return Settings(
         workers=_int(env, "BENCH_WORKERS", 1),
-        rounds=_int(env, "BENCH_ROUNDS", 3),
+        rounds=_int(env, "BENCH_ROUNDS", 5),
         sat_secs=sat_secs,
         rate_secs=_secs(env, "BENCH_RATE_DURATION", sat_secs),
         warmup_secs=_int(env, "BENCH_WARMUP", 1, minimum=0),
