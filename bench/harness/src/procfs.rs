@@ -2,6 +2,9 @@
 //!
 //! A target may be several processes (nginx's master and workers, two mesh-proxies), so the
 //! caller names root PIDs and every figure is summed over the roots and all their descendants.
+//! The process tree is walked once, when watching starts: scanning all of `/proc` at every
+//! sample would itself cost CPU on the machine being measured, and the targets do not fork
+//! while they are measured.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -12,7 +15,7 @@ use anyhow::{bail, Context};
 /// The processes whose cost a benchmark charges to its target.
 #[derive(Clone, Debug, Default)]
 pub struct Watched {
-    roots: Vec<u32>,
+    pids: BTreeSet<u32>,
 }
 
 impl Watched {
@@ -22,18 +25,20 @@ impl Watched {
                 bail!("no process with PID {pid}: did the target exit? check its log");
             }
         }
-        Ok(Watched { roots })
+        Ok(Watched {
+            pids: descendants_and_self(&roots),
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.roots.is_empty()
+        self.pids.is_empty()
     }
 
     /// User plus system CPU time of the whole tree, in microseconds.
     pub fn cpu_us(&self) -> anyhow::Result<u64> {
         let ticks_per_sec = clock_ticks_per_sec();
         let mut ticks = 0;
-        for pid in self.tree() {
+        for pid in &self.pids {
             let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
                 .with_context(|| format!("could not read /proc/{pid}/stat: did it exit?"))?;
             ticks += parse_stat(&stat)?.cpu_ticks;
@@ -44,28 +49,31 @@ impl Watched {
     /// Resident memory (VmRSS) of the whole tree, in KiB.
     pub fn rss_kb(&self) -> anyhow::Result<u64> {
         let mut total = 0;
-        for pid in self.tree() {
+        for pid in &self.pids {
             let status = fs::read_to_string(format!("/proc/{pid}/status"))
                 .with_context(|| format!("could not read /proc/{pid}/status: did it exit?"))?;
             total += parse_vm_rss_kb(&status).unwrap_or(0);
         }
         Ok(total)
     }
+}
 
-    /// The roots and all their descendants, found by walking parent PIDs in `/proc`.
-    fn tree(&self) -> BTreeSet<u32> {
-        let mut tree: BTreeSet<u32> = self.roots.iter().copied().collect();
-        let parents = all_parent_links();
-        loop {
-            let before = tree.len();
-            for (pid, ppid) in &parents {
-                if tree.contains(ppid) {
-                    tree.insert(*pid);
-                }
+/// The roots and all their descendants, found by walking parent PIDs in `/proc`.
+fn descendants_and_self(roots: &[u32]) -> BTreeSet<u32> {
+    let mut tree: BTreeSet<u32> = roots.iter().copied().collect();
+    if tree.is_empty() {
+        return tree;
+    }
+    let parents = all_parent_links();
+    loop {
+        let before = tree.len();
+        for (pid, ppid) in &parents {
+            if tree.contains(ppid) {
+                tree.insert(*pid);
             }
-            if tree.len() == before {
-                return tree;
-            }
+        }
+        if tree.len() == before {
+            return tree;
         }
     }
 }
