@@ -17,6 +17,10 @@ class BenchError(Exception):
     """A real failure (not a missed target). The message says what to do next."""
 
 
+class UsageError(BenchError):
+    """A bad argument or BENCH_* setting (exit 2)."""
+
+
 class Supervisor:
     def __init__(self, log_dir):
         self.log_dir = log_dir

@@ -17,7 +17,7 @@ import proxy_targets
 import report
 import settings
 import tools
-from procs import BenchError, Supervisor, raise_on_termination_signals
+from procs import BenchError, Supervisor, UsageError, raise_on_termination_signals
 
 PACKAGES = {"wrk": "wrk", "haproxy": "haproxy", "nginx": "nginx-light"}
 MESH_PROXY_TARGETS = ("mesh-proxy-1hop", "mesh-proxy-2hop")
@@ -41,6 +41,9 @@ def main(args):
         report.results(s, results, skipped)
         ok = True
         return 0
+    except UsageError as err:
+        print(f"bench/run proxy: {err}", file=sys.stderr)
+        return 2
     except BenchError as err:
         print(f"bench/run proxy: error: {err}", file=sys.stderr)
         return 1

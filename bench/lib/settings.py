@@ -7,7 +7,7 @@ up front with the variable's name and an example.
 import os
 from dataclasses import dataclass
 
-from procs import BenchError
+from procs import UsageError
 
 ALL_TARGETS = ("direct", "mesh-proxy-1hop", "mesh-proxy-2hop", "haproxy", "nginx")
 
@@ -37,9 +37,9 @@ def _int(env, name, default, minimum=1):
     try:
         value = int(raw)
     except ValueError:
-        raise BenchError(f"{name}={raw!r} is not a whole number; try {name}={default}") from None
+        raise UsageError(f"{name}={raw!r} is not a whole number; try {name}={default}") from None
     if value < minimum:
-        raise BenchError(f"{name}={value} must be at least {minimum}; try {name}={default}")
+        raise UsageError(f"{name}={value} must be at least {minimum}; try {name}={default}")
     return value
 
 
@@ -53,7 +53,7 @@ def from_env(env=None):
     targets = tuple(t.strip() for t in env.get("BENCH_TARGETS", ",".join(ALL_TARGETS)).split(",") if t.strip())
     unknown = [t for t in targets if t not in ALL_TARGETS]
     if unknown or not targets:
-        raise BenchError(
+        raise UsageError(
             f"BENCH_TARGETS names unknown targets {unknown}; choose from {','.join(ALL_TARGETS)}"
         )
     sat_secs = _secs(env, "BENCH_DURATION", 3)
