@@ -10,8 +10,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use mesh_api::snapshot::{Listener, ListenerMode, Protocol};
 use socket2::{Domain, SockRef, Socket, Type};
@@ -58,7 +56,7 @@ pub struct Prepared {
 #[derive(Debug)]
 pub struct Listeners {
     running: HashMap<String, Running>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    server: Arc<server::Server>,
     pub graceful: Arc<Mutex<Option<GracefulShutdown>>>,
     /// Open TCP-proxied connections, for draining.
     pub tcp_active: Arc<std::sync::atomic::AtomicUsize>,
@@ -75,16 +73,21 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 impl Default for Listeners {
     fn default() -> Self {
-        Listeners {
-            running: HashMap::new(),
-            builder: Arc::new(server::builder()),
-            graceful: Arc::new(Mutex::new(Some(GracefulShutdown::new()))),
-            tcp_active: Arc::default(),
-        }
+        Listeners::new(server::HEADER_READ_TIMEOUT)
     }
 }
 
 impl Listeners {
+    /// No listeners yet; HTTP connections will get `header_read_timeout` to send headers.
+    pub fn new(header_read_timeout: std::time::Duration) -> Self {
+        Listeners {
+            running: HashMap::new(),
+            server: Arc::new(server::Server::new(header_read_timeout)),
+            graceful: Arc::new(Mutex::new(Some(GracefulShutdown::new()))),
+            tcp_active: Arc::default(),
+        }
+    }
+
     /// Binds the addresses `wanted` adds. Nothing changes until [`Listeners::commit`].
     pub fn prepare(&self, wanted: &[Listener]) -> Result<Prepared, BindError> {
         let mut new = Vec::new();
@@ -125,7 +128,7 @@ impl Listeners {
                 sock,
                 cfg_rx,
                 stop_rx,
-                self.builder.clone(),
+                self.server.clone(),
                 self.graceful.clone(),
                 self.tcp_active.clone(),
             ));
@@ -165,7 +168,7 @@ async fn accept_loop(
     sock: TcpListener,
     cfg: watch::Receiver<Arc<ListenerCtx>>,
     mut stop: watch::Receiver<bool>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    server: Arc<server::Server>,
     graceful: Arc<Mutex<Option<GracefulShutdown>>>,
     tcp_active: Arc<std::sync::atomic::AtomicUsize>,
 ) {
@@ -190,7 +193,7 @@ async fn accept_loop(
                     Some(g) => g.watcher(),
                     None => return, // draining
                 };
-                tokio::spawn(server::serve(builder.clone(), lc, stream, info, watcher));
+                tokio::spawn(server::serve(server.clone(), lc, stream, info, watcher));
             }
             Protocol::Tcp => {
                 tokio::spawn(tcp::serve(lc, stream, info, tcp_active.clone()));

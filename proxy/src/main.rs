@@ -116,6 +116,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             health_addr: Some(args.health_addr),
             access_log: args.access_log.clone(),
             log_control: Some(Arc::new(Logs(handle))),
+            header_read_timeout: None,
         };
         let proxy = Proxy::start(snapshot, opts).await?;
         tokio::spawn(watch_config(

@@ -26,6 +26,9 @@ pub struct ProxyOptions {
     pub health_addr: Option<SocketAddr>,
     pub access_log: Option<LogTarget>,
     pub log_control: Option<Arc<dyn LogControl>>,
+    /// How long a client has to send its request headers; None: 10 s
+    /// ([`crate::http::server::HEADER_READ_TIMEOUT`]). Tests shorten it.
+    pub header_read_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for ProxyOptions {
@@ -35,6 +38,7 @@ impl std::fmt::Debug for ProxyOptions {
             .field("stats_addr", &self.stats_addr)
             .field("health_addr", &self.health_addr)
             .field("access_log", &self.access_log)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -86,7 +90,10 @@ impl Proxy {
             .transpose()
             .map_err(StartError::AccessLog)?;
         let shared = Shared::new(runtime, metrics, pools, access_log);
-        let mut listeners = Listeners::default();
+        let mut listeners = Listeners::new(
+            opts.header_read_timeout
+                .unwrap_or(crate::http::server::HEADER_READ_TIMEOUT),
+        );
         let rt = shared.config.load_full();
         let prepared = listeners
             .prepare(&rt.snapshot.listeners)

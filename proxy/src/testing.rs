@@ -214,13 +214,7 @@ pub async fn send(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, hype
     let stream = TcpStream::connect(to).await.expect("connect to proxy");
     let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let resp = tx.send_request(req).await?;
-    let (parts, body) = resp.into_parts();
-    Ok(Got {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await?.to_bytes(),
-    })
+    read_whole(tx.send_request(req).await?).await
 }
 
 /// Sends one HTTP/2 (prior knowledge, h2c) request to `to`.
@@ -229,7 +223,10 @@ pub async fn send_h2(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, h
     let (mut tx, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let resp = tx.send_request(req).await?;
+    read_whole(tx.send_request(req).await?).await
+}
+
+async fn read_whole(resp: Response<Incoming>) -> Result<Got, hyper::Error> {
     let (parts, body) = resp.into_parts();
     Ok(Got {
         status: parts.status,
@@ -317,4 +314,112 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Like [`start_proxy`], with extra options (e.g. a short `header_read_timeout`). The admin
+/// server is on `127.0.0.1:0` unless `opts` names one.
+pub async fn start_proxy_with(
+    yaml: &str,
+    vars: &[(&str, String)],
+    opts: ProxyOptions,
+) -> Arc<Proxy> {
+    let snapshot = crate::config::parse(std::path::Path::new("test.yaml"), &fill(yaml, vars))
+        .expect("test snapshot is valid");
+    let opts = ProxyOptions {
+        admin_addr: opts
+            .admin_addr
+            .or_else(|| Some("127.0.0.1:0".parse().expect("addr"))),
+        ..opts
+    };
+    Proxy::start(snapshot, opts).await.expect("proxy starts")
+}
+
+/// Writes `bytes` on a new connection to `to` and returns what came back within `within`:
+/// everything up to the end of the first response head (`\r\n\r\n`), or up to EOF. For
+/// requests no well-behaved client would send (smuggling attempts, huge headers).
+pub async fn raw_exchange(to: SocketAddr, bytes: &[u8], within: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(to).await.expect("connect");
+    // The peer may answer and close before reading everything (431); that is not an error.
+    let _ = s.write_all(bytes).await;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + within;
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A TCP relay to `to` that counts the connections it accepts: put it between two proxies
+/// to see how many connections one opens to the other.
+#[derive(Debug)]
+pub struct TcpRelay {
+    pub addr: SocketAddr,
+    /// TCP connections accepted.
+    pub conns: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for TcpRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TcpRelay {
+    pub async fn start(to: SocketAddr) -> TcpRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        let addr = listener.local_addr().expect("relay addr");
+        let conns = Arc::new(AtomicU64::new(0));
+        let c = conns.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if let Ok(mut up) = TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+            }
+        });
+        TcpRelay { addr, conns, task }
+    }
+
+    pub fn conns(&self) -> u64 {
+        self.conns.load(Ordering::SeqCst)
+    }
+}
+
+/// A TCP server that echoes every byte back, for `protocol: tcp` listeners.
+#[derive(Debug)]
+pub struct EchoServer {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl EchoServer {
+    pub async fn start() -> EchoServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
+        let addr = listener.local_addr().expect("echo addr");
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = stream.into_split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        EchoServer { addr, task }
+    }
 }

@@ -248,23 +248,32 @@ clusters:
     loadBalancer: {lb}
 "#;
 
-async fn lb_counts(lb: &str, requests: u32, headers: &[(&str, &str)]) -> (Vec<u64>, Vec<String>) {
+/// Three backends `a`, `b`, `c` behind one proxy with the given `loadBalancer`.
+async fn three_backends(
+    lb: impl ToString,
+) -> (
+    [Backend; 3],
+    std::sync::Arc<mesh_proxy::Proxy>,
+    std::net::SocketAddr,
+) {
     let b = [
         Backend::start("a").await,
         Backend::start("b").await,
         Backend::start("c").await,
     ];
-    let proxy = start_proxy(
-        LB,
-        &[
-            ("a", b[0].addr.to_string()),
-            ("b", b[1].addr.to_string()),
-            ("c", b[2].addr.to_string()),
-            ("lb", lb.to_string()),
-        ],
-    )
-    .await;
+    let vars = [
+        ("a", b[0].addr.to_string()),
+        ("b", b[1].addr.to_string()),
+        ("c", b[2].addr.to_string()),
+        ("lb", lb.to_string()),
+    ];
+    let proxy = start_proxy(LB, &vars).await;
     let out = proxy.listener_addr("out").expect("bound");
+    (b, proxy, out)
+}
+
+async fn lb_counts(lb: &str, requests: u32, headers: &[(&str, &str)]) -> (Vec<u64>, Vec<String>) {
+    let (b, _proxy, out) = three_backends(lb.to_string()).await;
     let mut order = Vec::new();
     for _ in 0..requests {
         let r = get_with(out, "http://svc/", headers).await;
@@ -312,22 +321,7 @@ async fn consistent_hash_on_a_header_is_sticky() {
     );
     assert!(order.iter().all(|o| o == &order[0]));
     // Different keys spread over the endpoints.
-    let b = [
-        Backend::start("a").await,
-        Backend::start("b").await,
-        Backend::start("c").await,
-    ];
-    let proxy = start_proxy(
-        LB,
-        &[
-            ("a", b[0].addr.to_string()),
-            ("b", b[1].addr.to_string()),
-            ("c", b[2].addr.to_string()),
-            ("lb", "{consistentHash: {httpHeaderName: x-user}}".into()),
-        ],
-    )
-    .await;
-    let out = proxy.listener_addr("out").expect("bound");
+    let (b, _proxy, out) = three_backends("{consistentHash: {httpHeaderName: x-user}}").await;
     let mut by_user = HashMap::new();
     for i in 0..60 {
         let user = format!("user-{i}");
@@ -351,25 +345,8 @@ async fn consistent_hash_on_a_header_is_sticky() {
 
 #[tokio::test]
 async fn consistent_hash_cookie_is_set_then_sticky() {
-    let b = [
-        Backend::start("a").await,
-        Backend::start("b").await,
-        Backend::start("c").await,
-    ];
-    let proxy = start_proxy(
-        LB,
-        &[
-            ("a", b[0].addr.to_string()),
-            ("b", b[1].addr.to_string()),
-            ("c", b[2].addr.to_string()),
-            (
-                "lb",
-                "{consistentHash: {httpCookie: {name: session, ttl: 60s}}}".into(),
-            ),
-        ],
-    )
-    .await;
-    let out = proxy.listener_addr("out").expect("bound");
+    let (_b, _proxy, out) =
+        three_backends("{consistentHash: {httpCookie: {name: session, ttl: 60s}}}").await;
     let first = get(out, "http://svc/").await;
     let cookie = first
         .headers

@@ -26,6 +26,28 @@ pub struct Limits {
     retries: Arc<AtomicU32>,
 }
 
+/// A request waiting for a connection slot; leaves the count when dropped.
+struct Pending<'a> {
+    count: &'a AtomicU32,
+    waiting_before: u32,
+}
+
+impl<'a> Pending<'a> {
+    fn enter(count: &'a AtomicU32) -> Self {
+        let waiting_before = count.fetch_add(1, Ordering::AcqRel);
+        Pending {
+            count,
+            waiting_before,
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The request was refused by a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overflow;
@@ -78,19 +100,24 @@ impl Limits {
             permit._connection = Some(p);
             return Ok(permit);
         }
-        let waiting = self.pending.fetch_add(1, Ordering::AcqRel);
-        if waiting >= self.max_pending {
-            self.pending.fetch_sub(1, Ordering::AcqRel);
+        // Counted as pending until this future finishes or is dropped (a route timeout or a
+        // client that went away cancels it mid-wait).
+        let pending = Pending::enter(&self.pending);
+        if pending.waiting_before >= self.max_pending {
             return Err(Overflow);
         }
         let acquired = sem.clone().acquire_owned().await;
-        self.pending.fetch_sub(1, Ordering::AcqRel);
+        drop(pending);
         permit._connection = Some(acquired.map_err(|_| Overflow)?);
         Ok(permit)
     }
 
     pub fn active(&self) -> u32 {
         self.active.load(Ordering::Relaxed)
+    }
+
+    pub fn pending(&self) -> u32 {
+        self.pending.load(Ordering::Relaxed)
     }
 }
 
@@ -117,5 +144,62 @@ impl Limits {
         let prev = self.retries.fetch_add(1, Ordering::AcqRel);
         let permit = RetryPermit(self.retries.clone());
         (prev < allowed).then_some(permit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesh_api::snapshot::{HttpSettings, TcpSettings};
+
+    fn limits(max_conn: u32, max_pending: u32) -> Limits {
+        Limits::new(&ConnectionPool {
+            tcp: TcpSettings {
+                max_connections: Some(max_conn),
+                connect_timeout: None,
+            },
+            http: HttpSettings {
+                http1_max_pending_requests: Some(max_pending),
+                ..Default::default()
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn cancelled_waiters_leave_the_pending_count() {
+        let l = limits(1, 1);
+        let held = l
+            .admit(true)
+            .await
+            .expect("first request gets the connection");
+        // A waiter that gives up (a timeout) must not stay counted as pending.
+        let gave_up =
+            tokio::time::timeout(std::time::Duration::from_millis(20), l.admit(true)).await;
+        assert!(gave_up.is_err());
+        assert_eq!(l.pending(), 0);
+        assert_eq!(l.active(), 1);
+        // So a new request may queue again instead of being refused.
+        let l = std::sync::Arc::new(l);
+        let l2 = l.clone();
+        let waiter = tokio::spawn(async move { l2.admit(true).await.map(|_| ()) });
+        while l.pending() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(l.admit(true).await.is_err(), "a second waiter overflows");
+        drop(held);
+        assert_eq!(waiter.await.expect("join"), Ok(()));
+        assert_eq!((l.active(), l.pending()), (0, 0));
+    }
+
+    #[test]
+    fn retry_budget_allows_three_then_twenty_percent() {
+        let l = limits(1000, 1000);
+        let held: Vec<_> = (0..3).map(|_| l.try_retry().expect("floor of 3")).collect();
+        assert!(
+            l.try_retry().is_none(),
+            "budget spent with few requests in flight"
+        );
+        drop(held);
+        assert!(l.try_retry().is_some(), "released retries free the budget");
     }
 }

@@ -9,6 +9,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 use super::handler::{handle, ConnInfo, ListenerCtx};
 
@@ -18,12 +19,29 @@ pub const MAX_HEADERS: usize = 100;
 /// A client must finish sending its request headers within this time (slowloris).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The connection builder every listener shares.
-pub fn builder() -> auto::Builder<TokioExecutor> {
+/// What every HTTP listener shares: the connection builder and its limits.
+#[derive(Debug)]
+pub struct Server {
+    builder: auto::Builder<TokioExecutor>,
+    header_read_timeout: Duration,
+}
+
+impl Server {
+    /// `header_read_timeout` bounds how long a client may take to send request headers,
+    /// including the first request of a connection ([`HEADER_READ_TIMEOUT`] in production).
+    pub fn new(header_read_timeout: Duration) -> Server {
+        Server {
+            builder: builder(header_read_timeout),
+            header_read_timeout,
+        }
+    }
+}
+
+fn builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_read_timeout)
         .max_buf_size(MAX_HEADER_BYTES)
         .max_headers(MAX_HEADERS)
         .keep_alive(true);
@@ -38,7 +56,7 @@ pub fn builder() -> auto::Builder<TokioExecutor> {
 }
 
 pub async fn serve(
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    server: Arc<Server>,
     lc: Arc<ListenerCtx>,
     stream: TcpStream,
     info: ConnInfo,
@@ -46,9 +64,32 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let info = Arc::new(info);
-    let svc = service_fn(move |req| handle(lc.clone(), info.clone(), req));
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-    if let Err(e) = watcher.watch(conn.into_owned()).await {
+    // hyper's HTTP/1 header timeout only starts once the protocol is detected, which needs
+    // the first bytes: a client that connects and stays silent (or stalls inside the HTTP/2
+    // preface) would hold the connection forever. So the first request must also arrive
+    // within the header timeout.
+    let first_request = Arc::new(Notify::new());
+    let seen = first_request.clone();
+    let svc = service_fn(move |req| {
+        seen.notify_one();
+        handle(lc.clone(), info.clone(), req)
+    });
+    let conn = server
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), svc);
+    let conn = watcher.watch(conn.into_owned());
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = &mut conn => r,
+        arrived = tokio::time::timeout(server.header_read_timeout, first_request.notified()) => {
+            if arrived.is_err() {
+                tracing::debug!("no request within the header read timeout; closing");
+                return;
+            }
+            conn.await
+        }
+    };
+    if let Err(e) = result {
         tracing::debug!(error = %e, "downstream connection ended with an error");
     }
 }

@@ -52,39 +52,52 @@ destination_canonical_revision=\"{}\",destination_cluster=\"{}\"",
     );
 }
 
-fn http_labels(peers: &[std::sync::Arc<Peer>], k: &HttpKey) -> String {
+/// The full label set of a series: the peers, then the protocol-specific tail.
+fn series_labels(
+    peers: &[std::sync::Arc<Peer>],
+    reporter: super::Reporter,
+    source: u32,
+    destination: u32,
+    tail: std::fmt::Arguments<'_>,
+) -> String {
     let mut l = String::with_capacity(900);
     peer_labels(
         &mut l,
-        k.reporter.as_str(),
-        &peers[k.source as usize],
-        &peers[k.destination as usize],
+        reporter.as_str(),
+        &peers[source as usize],
+        &peers[destination as usize],
     );
-    let _ = write!(
-        l,
-        ",request_protocol=\"http\",response_code=\"{}\",grpc_response_status=\"\",response_flags=\"{}\",connection_security_policy=\"{}\"",
-        k.code,
-        k.flags,
-        k.security.as_str()
-    );
+    let _ = l.write_fmt(tail);
     l
 }
 
+fn http_labels(peers: &[std::sync::Arc<Peer>], k: &HttpKey) -> String {
+    series_labels(
+        peers,
+        k.reporter,
+        k.source,
+        k.destination,
+        format_args!(
+            ",request_protocol=\"http\",response_code=\"{}\",grpc_response_status=\"\",response_flags=\"{}\",connection_security_policy=\"{}\"",
+            k.code,
+            k.flags,
+            k.security.as_str()
+        ),
+    )
+}
+
 fn tcp_labels(peers: &[std::sync::Arc<Peer>], k: &TcpKey) -> String {
-    let mut l = String::with_capacity(900);
-    peer_labels(
-        &mut l,
-        k.reporter.as_str(),
-        &peers[k.source as usize],
-        &peers[k.destination as usize],
-    );
-    let _ = write!(
-        l,
-        ",request_protocol=\"tcp\",response_flags=\"{}\",connection_security_policy=\"{}\"",
-        k.flags,
-        k.security.as_str()
-    );
-    l
+    series_labels(
+        peers,
+        k.reporter,
+        k.source,
+        k.destination,
+        format_args!(
+            ",request_protocol=\"tcp\",response_flags=\"{}\",connection_security_policy=\"{}\"",
+            k.flags,
+            k.security.as_str()
+        ),
+    )
 }
 
 fn histogram(out: &mut String, name: &str, labels: &str, h: &super::Histogram) {
