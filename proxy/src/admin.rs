@@ -31,7 +31,13 @@ pub async fn serve(
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
-        let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+        // Local only, but still not holdable by a client that never finishes its headers.
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(std::time::Duration::from_secs(10));
+        let builder = Arc::new(builder);
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;

@@ -23,8 +23,10 @@ use crate::http::body::ProxyBody;
 
 /// Envoy's and Istio's default connect timeout.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Istio's default HTTP idle timeout is 1 h; shorter keeps stale sockets from piling up.
-const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Istio's default is 1 h, but a pooled connection must be retired before the server closes
+/// it, or a request written as the server closes fails (503 UC): our own inbound side closes
+/// idle connections after 10 s (the header read timeout), Node.js after 5 s.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 const MAX_IDLE_PER_POOL: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
