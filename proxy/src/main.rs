@@ -114,8 +114,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .init();
 
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if args.workers > 0 {
+    // One worker: the current-thread scheduler does the same work without the multi-thread
+    // scheduler's cross-thread wake-ups and work-stealing bookkeeping (the sidecar default on
+    // a small pod).
+    let mut rt = if args.workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if args.workers > 1 {
         rt.worker_threads(args.workers);
     }
     let rt = rt

@@ -147,7 +147,13 @@ impl MeshProxy {
 
     /// GET on the admin server; None while it does not answer.
     async fn admin_get(&self, path: &str) -> Option<(u16, String)> {
-        let req = Request::get(path)
+        self.admin_request(http::Method::GET, path).await
+    }
+
+    async fn admin_request(&self, method: http::Method, path: &str) -> Option<(u16, String)> {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
             .header("host", "admin")
             .body(Full::new(Bytes::new()))
             .expect("req");
@@ -457,4 +463,38 @@ async fn sigterm_does_not_wait_for_idle_connections() {
     // The drain timeout is 4 s: exiting well before means idle connections were closed.
     let status = p.wait_exit(Duration::from_millis(2000)).await;
     assert_eq!(status.code(), Some(0), "stderr: {}", p.stderr());
+}
+
+#[tokio::test]
+async fn log_level_changes_at_run_time() {
+    let s = Setup::new().await;
+    let p = s.start(&[]).await;
+    let (code, body) = p.admin_get("/logging").await.expect("admin answers");
+    assert_eq!((code, body.trim()), (200, "active loggers: info"));
+    let post = |path: &'static str| p.admin_request(http::Method::POST, path);
+    let (code, body) = post("/logging?level=debug").await.expect("admin answers");
+    assert_eq!((code, body.trim()), (200, "active loggers: debug"));
+    // Debug lines now reach the log: a request through the proxy produces some.
+    let before = p.stderr().lines().filter(|l| l.contains("DEBUG")).count();
+    get(p.listener, "http://svc/").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while p.stderr().lines().filter(|l| l.contains("DEBUG")).count() == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no debug lines after switching to debug:\n{}",
+            p.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, body) = post("/logging?level=no-such[level")
+        .await
+        .expect("admin answers");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("invalid level"), "{body}");
+    let (_, body) = p.admin_get("/logging").await.expect("admin answers");
+    assert_eq!(
+        body.trim(),
+        "active loggers: debug",
+        "a bad level changes nothing"
+    );
 }

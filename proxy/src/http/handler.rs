@@ -109,11 +109,13 @@ pub async fn handle(
                 return Ok(forward::passthrough(tx, parts, body, dst).await);
             }
         }
+        tracing::debug!(%authority, path = %req.uri().path(), listener = %lc.cfg.name, "no route");
         return Ok(tx.finish_local(StatusCode::NOT_FOUND, ResponseFlags::NR, ""));
     };
     let route = matched.route.clone();
     let matched_prefix = matched.matched_prefix.map(str::to_owned);
     tx.route = Some(route.host.clone());
+    tracing::debug!(%authority, virtual_host = %route.host, route = %route.cfg.name, "routed");
 
     if let Some(f) = &route.cfg.fault {
         if let Some(status) = fault::inject(f, &mut tx.flags).await {
