@@ -587,8 +587,9 @@ pub async fn passthrough(
     mut parts: request::Parts,
     body: Counted<Incoming>,
     dst: SocketAddr,
+    upgrade: Option<OnUpgrade>,
 ) -> Response<ProxyBody> {
-    headers::strip_hop_by_hop(&mut parts.headers, false);
+    headers::strip_hop_by_hop(&mut parts.headers, upgrade.is_some());
     tx.cluster = Some(Arc::from("PassthroughCluster"));
     tx.upstream = Some(dst);
     tx.destination = tx.shared.config.load().passthrough.clone();
@@ -598,9 +599,14 @@ pub async fn passthrough(
     if let Some(pq) = req.uri().path_and_query().cloned() {
         *req.uri_mut() = Uri::from(pq);
     }
-    match pool.send(req, false).await {
+    match pool.send(req, upgrade.is_some()).await {
         Ok((mut resp, conn)) => {
-            headers::strip_hop_by_hop(resp.headers_mut(), false);
+            match upgrade {
+                Some(down) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                    upgrade::tunnel(down, hyper::upgrade::on(&mut resp));
+                }
+                _ => headers::strip_hop_by_hop(resp.headers_mut(), false),
+            }
             tx.guards.conn = conn;
             tx.finish(resp)
         }

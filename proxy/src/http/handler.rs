@@ -104,9 +104,11 @@ pub async fn handle(
     let Some(matched) = matched else {
         if lc.cfg.mode == ListenerMode::Transparent {
             if let Some(dst) = conn.original_dst.filter(|d| *d != conn.local) {
+                let upgrade =
+                    headers::is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
                 let (parts, body) = req.into_parts();
                 let body = Counted::new(body, tx.request_bytes.clone());
-                return Ok(forward::passthrough(tx, parts, body, dst).await);
+                return Ok(forward::passthrough(tx, parts, body, dst, upgrade).await);
             }
         }
         tracing::debug!(%authority, path = %req.uri().path(), listener = %lc.cfg.name, "no route");
