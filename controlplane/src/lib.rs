@@ -1,0 +1,13 @@
+//! mesh-controlplane: the mesh's brain.
+//!
+//! - [`registry`]: the workloads the mesh knows (service, namespace, service account, labels,
+//!   addresses, ports). Plain data; filled by proxies' connections on the local platform and
+//!   by Pods/EndpointSlices on Kubernetes.
+//! - [`store`]: the Istio resources users applied: validated, versioned, durable.
+//! - [`translate`]: resources + registry -> the snapshot one proxy runs on (pure).
+//! - [`ca`]: the certificate authority: root, workload certificates with SPIFFE identities.
+
+pub mod ca;
+pub mod registry;
+pub mod store;
+pub mod translate;

@@ -1,0 +1,1 @@
+//! The config store (being built).
