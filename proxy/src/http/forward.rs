@@ -1,16 +1,14 @@
 //! Forwarding a routed request: pick the destination cluster, shape the request, then try
 //! endpoints under the route's timeout, retry policy and the cluster's limits.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Uri};
 use http::{request, Method, Request, Response, StatusCode, Version};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use mesh_api::snapshot::{Cluster, RouteDestination, UpstreamProtocol};
@@ -43,18 +41,18 @@ pub struct Forward<'a> {
 
 /// The request head every attempt is built from.
 #[derive(Debug)]
-struct Head {
-    method: Method,
-    authority: Authority,
-    path: PathAndQuery,
-    headers: HeaderMap,
-    protocol: UpstreamProtocol,
+pub(super) struct Head {
+    pub(super) method: Method,
+    pub(super) authority: Authority,
+    pub(super) path: PathAndQuery,
+    pub(super) headers: HeaderMap,
+    pub(super) protocol: UpstreamProtocol,
 }
 
 impl Head {
     /// The request for one attempt. `last` moves the headers out instead of copying them:
     /// pass it when no further attempt can follow.
-    fn build(&mut self, body: ProxyBody, last: bool) -> Request<ProxyBody> {
+    pub(super) fn build(&mut self, body: ProxyBody, last: bool) -> Request<ProxyBody> {
         let mut req = Request::new(body);
         *req.method_mut() = self.method.clone();
         *req.headers_mut() = if last {
@@ -162,7 +160,7 @@ pub async fn forward(f: Forward<'_>) -> Response<ProxyBody> {
         Replay::Once(Some(body::boxed(body)))
     };
     if let (Some(mc), Some(bytes)) = (mirror, replay.bytes()) {
-        mirror_request(mc.clone(), &head, bytes.clone());
+        super::mirror::mirror_request(mc.clone(), &head, bytes.clone());
     }
 
     let run = attempts(
@@ -521,104 +519,5 @@ async fn attempt(
             report(Outcome::Failure);
             Err(AttemptError::Upstream(e))
         }
-    }
-}
-
-/// Sends a copy to the mirror cluster, fire and forget: never awaited by the main request,
-/// refused (not queued) when the mirror cluster is at its limits. The host gets `-shadow`
-/// (`reviews:9080` -> `reviews-shadow:9080`), as with Envoy and Istio.
-fn mirror_request(cluster: Arc<ClusterState>, head: &Head, body: Bytes) {
-    let shadow = match head.authority.port() {
-        Some(port) => format!("{}-shadow:{}", head.authority.host(), port.as_str()),
-        None => format!("{}-shadow", head.authority.host()),
-    };
-    let Ok(authority) = Authority::try_from(shadow) else {
-        return;
-    };
-    let mut mhead = Head {
-        method: head.method.clone(),
-        authority,
-        path: head.path.clone(),
-        headers: head.headers.clone(),
-        protocol: cluster.cfg.protocol,
-    };
-    if mhead.protocol == UpstreamProtocol::Http1 {
-        if let Ok(v) = HeaderValue::from_str(mhead.authority.as_str()) {
-            mhead.headers.insert(header::HOST, v);
-        }
-    } else {
-        mhead.headers.remove(header::HOST);
-    }
-    tokio::spawn(async move {
-        let Some(ep) = cluster.pick(&HashKey::default(), Instant::now()).cloned() else {
-            return;
-        };
-        let Ok(Ok(_permit)) = tokio::time::timeout(
-            Duration::ZERO,
-            cluster
-                .limits
-                .admit(mhead.protocol == UpstreamProtocol::Http1),
-        )
-        .await
-        else {
-            return;
-        };
-        let send = ep.pool.send(mhead.build(body::full(body), true), false);
-        if let Ok(Ok((resp, _conn))) = tokio::time::timeout(Duration::from_secs(30), send).await {
-            let _ = tokio::time::timeout(Duration::from_secs(30), resp.into_body().collect()).await;
-        }
-    });
-}
-
-/// The passthrough cluster: transparent traffic for a destination no route names goes where
-/// it was going (Istio's default `ALLOW_ANY` outbound policy).
-static PASSTHROUGH: LazyLock<Cluster> = LazyLock::new(|| Cluster {
-    name: "PassthroughCluster".into(),
-    service: "PassthroughCluster".into(),
-    endpoints: Vec::new(),
-    protocol: UpstreamProtocol::Http1,
-    load_balancer: Default::default(),
-    connection_pool: Default::default(),
-    outlier_detection: None,
-});
-
-pub async fn passthrough(
-    mut tx: Tx,
-    mut parts: request::Parts,
-    body: Counted<Incoming>,
-    dst: SocketAddr,
-    upgrade: Option<OnUpgrade>,
-) -> Response<ProxyBody> {
-    headers::strip_hop_by_hop(&mut parts.headers, upgrade.is_some());
-    tx.cluster = Some(Arc::from("PassthroughCluster"));
-    tx.upstream = Some(dst);
-    tx.destination = tx.shared.config.load().passthrough.clone();
-    let pool = tx.shared.pools.get(dst, &PASSTHROUGH);
-    let mut req = Request::from_parts(parts, body::boxed(body));
-    *req.version_mut() = Version::HTTP_11;
-    if let Some(pq) = req.uri().path_and_query().cloned() {
-        *req.uri_mut() = Uri::from(pq);
-    }
-    match pool.send(req, upgrade.is_some()).await {
-        Ok((mut resp, conn)) => {
-            match upgrade {
-                Some(down) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
-                    upgrade::tunnel(down, hyper::upgrade::on(&mut resp));
-                }
-                _ => headers::strip_hop_by_hop(resp.headers_mut(), false),
-            }
-            tx.guards.conn = conn;
-            tx.finish(resp)
-        }
-        Err(e) if e.is_connect_failure() => tx.finish_local(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ResponseFlags::UF,
-            local::CONNECT_FAILURE,
-        ),
-        Err(_) => tx.finish_local(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ResponseFlags::UC,
-            local::RESET,
-        ),
     }
 }

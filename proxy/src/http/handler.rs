@@ -12,7 +12,7 @@ use mesh_api::snapshot::{Direction, Listener, ListenerMode};
 
 use super::body::{Counted, ProxyBody};
 use super::tx::{Guards, LogInfo, Tx};
-use super::{fault, forward, headers, local};
+use super::{fault, forward, headers, local, passthrough};
 use crate::metrics::{Reporter, ResponseFlags, SecurityPolicy};
 use crate::route::RequestView;
 use crate::runtime::Shared;
@@ -108,7 +108,7 @@ pub async fn handle(
                     headers::is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
                 let (parts, body) = req.into_parts();
                 let body = Counted::new(body, tx.request_bytes.clone());
-                return Ok(forward::passthrough(tx, parts, body, dst, upgrade).await);
+                return Ok(passthrough::passthrough(tx, parts, body, dst, upgrade).await);
             }
         }
         tracing::debug!(%authority, path = %req.uri().path(), listener = %lc.cfg.name, "no route");

@@ -6,6 +6,8 @@ pub mod forward;
 pub mod handler;
 pub mod headers;
 pub mod local;
+mod mirror;
+pub mod passthrough;
 pub mod replay;
 pub mod retry;
 pub mod server;
