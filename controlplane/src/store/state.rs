@@ -1,0 +1,184 @@
+//! The store's contents and the pure rules of a change: validation, created / configured /
+//! unchanged, generations and revisions. Every backend plans a change here, persists the
+//! plan its own way, then commits the plan to its in-memory copy; so the rules live once.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use mesh_api::istio::{validate::validate, Diagnostic, Diagnostics, Kind};
+
+use super::error::StoreError;
+use super::key::{with_namespace, Key};
+use super::types::{Applied, ApplyItem, DeleteOptions, Outcome, Stored};
+
+/// The file name diagnostics use for a resource that did not come from a file.
+const NO_FILE: &str = "<api>";
+
+/// Everything stored, and the store-wide revision.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct State {
+    pub(crate) entries: BTreeMap<Key, Arc<Stored>>,
+    /// Bumped once per apply or delete that changed anything.
+    pub(crate) revision: u64,
+}
+
+/// A planned change: what to write, what to remove, and what to tell the caller.
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    /// The revision after the change.
+    pub(crate) revision: u64,
+    /// Resources to write (created or configured).
+    pub(crate) upserts: Vec<Arc<Stored>>,
+    /// Keys to remove.
+    pub(crate) removals: Vec<Key>,
+    /// Per resource of an apply, in batch order.
+    pub(crate) applied: Vec<Applied>,
+}
+
+impl Change {
+    /// False when the change leaves the store as it was (nothing to persist or announce).
+    pub(crate) fn changes_anything(&self) -> bool {
+        !self.upserts.is_empty() || !self.removals.is_empty()
+    }
+}
+
+impl State {
+    /// Validates the whole batch and plans it. Any problem (invalid resource, the same
+    /// resource twice in the batch) fails the whole batch with every problem listed.
+    pub(crate) fn plan_apply(&self, batch: Vec<ApplyItem>) -> Result<Change, StoreError> {
+        let mut problems = Vec::new();
+        let mut first_seen: HashMap<Key, String> = HashMap::new();
+        for item in &batch {
+            let file = item.source.as_ref().map_or(NO_FILE, |s| s.file.as_str());
+            problems.extend(validate(&item.resource, file, item.source_map.as_ref()));
+            let key = Key::of(&item.resource);
+            let here = item
+                .source
+                .as_ref()
+                .map_or_else(String::new, |s| format!("{}:{}", s.file, s.pos.line));
+            match first_seen.entry(key) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    problems.push(Diagnostic {
+                        file: file.to_string(),
+                        pos: item.source.as_ref().map(|s| s.pos).unwrap_or_default(),
+                        path: "metadata.name".to_string(),
+                        message: format!(
+                            "{} appears twice in this batch (first at {}); remove one copy",
+                            first.key(),
+                            if first.get().is_empty() {
+                                "an earlier item"
+                            } else {
+                                first.get()
+                            }
+                        ),
+                    });
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(here);
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(Diagnostics(problems)));
+        }
+
+        let mut change = Change {
+            revision: self.revision.saturating_add(1),
+            ..Change::default()
+        };
+        for item in batch {
+            let resource = with_namespace(item.resource);
+            let key = Key::of(&resource);
+            let (outcome, generation, created_revision) = match self.entries.get(&key) {
+                None => (Outcome::Created, 1, change.revision),
+                Some(old) if old.resource == resource => {
+                    (Outcome::Unchanged, old.generation, old.created_revision)
+                }
+                Some(old) => (
+                    Outcome::Configured,
+                    old.generation.saturating_add(1),
+                    old.created_revision,
+                ),
+            };
+            change.applied.push(Applied {
+                key: key.clone(),
+                outcome,
+                generation,
+            });
+            if outcome != Outcome::Unchanged {
+                change.upserts.push(Arc::new(Stored {
+                    key,
+                    resource,
+                    generation,
+                    created_revision,
+                    updated_revision: change.revision,
+                    source: item.source,
+                }));
+            }
+        }
+        if !change.changes_anything() {
+            change.revision = self.revision;
+        }
+        Ok(change)
+    }
+
+    /// Plans deleting `keys`; missing keys fail the whole delete unless ignored.
+    pub(crate) fn plan_delete(
+        &self,
+        keys: Vec<Key>,
+        options: DeleteOptions,
+    ) -> Result<Change, StoreError> {
+        let mut removals: Vec<Key> = Vec::new();
+        let mut missing = Vec::new();
+        for key in keys {
+            // Normalise the namespace so `Key { namespace: "" }` finds `default/...`.
+            let key = Key::new(key.kind, &key.namespace, &key.name);
+            if removals.contains(&key) || missing.contains(&key) {
+                continue;
+            }
+            if self.entries.contains_key(&key) {
+                removals.push(key);
+            } else {
+                missing.push(key);
+            }
+        }
+        if !missing.is_empty() && !options.ignore_missing {
+            return Err(StoreError::NotFound(missing));
+        }
+        let revision = if removals.is_empty() {
+            self.revision
+        } else {
+            self.revision.saturating_add(1)
+        };
+        Ok(Change {
+            revision,
+            removals,
+            ..Change::default()
+        })
+    }
+
+    /// Makes a planned change visible.
+    pub(crate) fn commit(&mut self, change: &Change) {
+        for stored in &change.upserts {
+            self.entries.insert(stored.key.clone(), Arc::clone(stored));
+        }
+        for key in &change.removals {
+            if let Entry::Occupied(e) = self.entries.entry(key.clone()) {
+                e.remove();
+            }
+        }
+        self.revision = change.revision;
+    }
+
+    /// Stored resources of `kind` (all kinds when `None`) in `namespace` (all when `None`),
+    /// ordered by kind, namespace, name.
+    pub(crate) fn list(&self, kind: Option<Kind>, namespace: Option<&str>) -> Vec<Arc<Stored>> {
+        self.entries
+            .values()
+            .filter(|s| kind.is_none_or(|k| s.key.kind == k))
+            .filter(|s| namespace.is_none_or(|n| s.key.namespace == n))
+            .cloned()
+            .collect()
+    }
+}
