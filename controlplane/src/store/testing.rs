@@ -36,3 +36,50 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// A valid VirtualService named `name` splitting `reviews` traffic between subsets v1
+/// (`v1_weight`%) and v2 (the rest); a different weight makes a different resource.
+pub fn reviews_split_yaml(name: &str, v1_weight: u32) -> String {
+    let v2_weight = 100u32.saturating_sub(v1_weight);
+    format!(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: {name}
+spec:
+  hosts:
+  - reviews
+  http:
+  - route:
+    - destination:
+        host: reviews
+        subset: v1
+      weight: {v1_weight}
+    - destination:
+        host: reviews
+        subset: v2
+      weight: {v2_weight}
+"
+    )
+}
+
+/// A valid DestinationRule named `name` in `namespace` with subsets v1 and v2 of `reviews`.
+pub fn reviews_subsets_yaml(name: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  host: reviews
+  subsets:
+  - name: v1
+    labels:
+      version: v1
+  - name: v2
+    labels:
+      version: v2
+"
+    )
+}
