@@ -92,3 +92,24 @@ pub(crate) fn decode(key: Key, json: &str) -> Result<Stored, String> {
 fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, serde_json::Error> {
     serde_json::from_value(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_records_say_which_and_why() {
+        let key = Key::new(Kind::Gateway, "default", "g");
+        let not_json = decode(key.clone(), "{not json");
+        assert!(not_json.is_err_and(|e| e.contains("record of Gateway default/g is unreadable")));
+        let wrong_shape = r#"{"generation":1,"createdRevision":1,"updatedRevision":1,
+            "resource":{"apiVersion":"networking.istio.io/v1","kind":"Gateway","bogus":1}}"#;
+        let err = decode(key.clone(), wrong_shape);
+        assert!(err.is_err_and(|e| e.contains("does not read back")));
+        let elsewhere = r#"{"generation":1,"createdRevision":1,"updatedRevision":1,
+            "resource":{"apiVersion":"networking.istio.io/v1","kind":"Gateway",
+                        "metadata":{"name":"other","namespace":"default"}}}"#;
+        let err = decode(key, elsewhere);
+        assert!(err.is_err_and(|e| e.contains("holds Gateway default/other")));
+    }
+}

@@ -182,3 +182,85 @@ impl State {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mesh_api::istio::{load, Resource};
+
+    use super::*;
+    use crate::store::testing::reviews_split_yaml;
+
+    fn items(text: &str) -> Vec<ApplyItem> {
+        match load("t.yaml", text) {
+            Ok(parsed) => parsed.into_iter().map(ApplyItem::from).collect(),
+            Err(d) => panic!("test YAML is invalid: {d}"),
+        }
+    }
+
+    fn apply(state: &mut State, batch: Vec<ApplyItem>) -> Vec<Applied> {
+        match state.plan_apply(batch) {
+            Ok(change) => {
+                state.commit(&change);
+                change.applied
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn explicit_default_namespace_equals_none() {
+        let mut state = State::default();
+        apply(&mut state, items(&reviews_split_yaml("r", 80)));
+        let explicit =
+            reviews_split_yaml("r", 80).replace("  name: r\n", "  name: r\n  namespace: default\n");
+        let again = apply(&mut state, items(&explicit));
+        assert_eq!(again[0].outcome, Outcome::Unchanged);
+        assert_eq!(state.revision, 1);
+    }
+
+    #[test]
+    fn resources_without_a_file_are_validated_too() {
+        let mut resource = items(&reviews_split_yaml("r", 80)).remove(0).resource;
+        if let Resource::VirtualService(vs) = &mut resource {
+            vs.metadata.name.clear();
+        }
+        let err = State::default().plan_apply(vec![ApplyItem::from(resource)]);
+        let Err(StoreError::Invalid(d)) = err else {
+            panic!("expected a validation error, got {err:?}");
+        };
+        assert!(
+            d.to_string().contains("<api>:0:0: metadata.name: required"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn one_revision_per_batch_and_per_delete() {
+        let mut state = State::default();
+        let text = format!(
+            "{}---\n{}",
+            reviews_split_yaml("a", 80),
+            reviews_split_yaml("b", 80)
+        );
+        apply(&mut state, items(&text));
+        assert_eq!(state.revision, 1);
+        assert!(state.entries.values().all(|s| s.updated_revision == 1));
+        let keys = vec![
+            Key::new(Kind::VirtualService, "", "a"),
+            Key::new(Kind::VirtualService, "default", "a"),
+            Key::new(Kind::VirtualService, "", "b"),
+        ];
+        let change = state.plan_delete(keys, DeleteOptions::default());
+        let Ok(change) = change else {
+            panic!("{change:?}");
+        };
+        assert_eq!(
+            change.removals.len(),
+            2,
+            "the same key twice is deleted once"
+        );
+        state.commit(&change);
+        assert_eq!(state.revision, 2);
+        assert!(state.entries.is_empty());
+    }
+}
