@@ -64,6 +64,15 @@ impl LocalStore {
         })?;
         let db = Database::create(&path).map_err(|e| open_error(&path, e))?;
         let state = load(&db, &path)?;
+        // redb fsyncs the file, not the directory entry of a file it just created; without
+        // this a power cut soon after the first apply could lose the whole file.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::Backend {
+                path: dir.to_path_buf(),
+                action: "sync its directory",
+                source: Box::new(e),
+            })?;
         Ok(LocalStore {
             inner: Arc::new(Inner {
                 db,
@@ -79,6 +88,7 @@ impl LocalStore {
     }
 
     /// Runs a write on the blocking pool: the commit's fsyncs must not stall the runtime.
+    /// If the caller drops the future, the write still finishes (or fails) as a whole.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,

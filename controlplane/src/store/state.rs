@@ -2,8 +2,8 @@
 //! unchanged, generations and revisions. Every backend plans a change here, persists the
 //! plan its own way, then commits the plan to its in-memory copy; so the rules live once.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::{self, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mesh_api::istio::{validate::validate, Diagnostic, Diagnostics, Kind};
@@ -58,7 +58,7 @@ impl State {
                 .as_ref()
                 .map_or_else(String::new, |s| format!("{}:{}", s.file, s.pos.line));
             match first_seen.entry(key) {
-                std::collections::hash_map::Entry::Occupied(first) => {
+                hash_map::Entry::Occupied(first) => {
                     problems.push(Diagnostic {
                         file: file.to_string(),
                         pos: item.source.as_ref().map(|s| s.pos).unwrap_or_default(),
@@ -74,7 +74,7 @@ impl State {
                         ),
                     });
                 }
-                std::collections::hash_map::Entry::Vacant(v) => {
+                hash_map::Entry::Vacant(v) => {
                     v.insert(here);
                 }
             }
@@ -164,9 +164,7 @@ impl State {
             self.entries.insert(stored.key.clone(), Arc::clone(stored));
         }
         for key in &change.removals {
-            if let Entry::Occupied(e) = self.entries.entry(key.clone()) {
-                e.remove();
-            }
+            self.entries.remove(key);
         }
         self.revision = change.revision;
     }
