@@ -1,7 +1,12 @@
 //! A real crash: a child process (this test binary re-run with an env var) applies batches
 //! to a LocalStore and prints an `ACK` line after each apply returns; the parent kills it
 //! with SIGKILL at a random point, reopens the store, and checks every acknowledged write
-//! is there, and that the batch in flight at the kill is either wholly there or wholly not.
+//! is there, and that the batch in flight at the kill is either wholly there or wholly not
+//! (each batch changes a pair of resources together; a store that committed them one by one
+//! fails this test). While the child runs, the parent's own open must be refused.
+//!
+//! A kill -9 cannot show a missing fsync (the page cache outlives the process); that part
+//! of durability rests on redb's commit, see `store/local.rs`.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::hash_map::RandomState;
@@ -15,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use mesh_api::istio::Kind;
 use mesh_controlplane::store::testing::{reviews_split_yaml, TempDir};
-use mesh_controlplane::store::{ConfigStore, LocalStore};
+use mesh_controlplane::store::{ConfigStore, LocalStore, StoreError};
 
 /// Set (to the store directory) in the child process.
 const CHILD_ENV: &str = "MESHCTL_STORE_CRASH_CHILD";
@@ -35,7 +40,7 @@ fn acknowledged_applies_survive_sigkill() {
     let dir = TempDir::new("store-crash").unwrap();
     // Several crashes on the same file: each reopen must find a consistent store that
     // takes new writes.
-    for round in 0..3 {
+    for round in 0..5 {
         crash_once(dir.path(), round);
     }
 }
@@ -77,7 +82,11 @@ impl Acks {
 }
 
 fn crash_once(dir: &Path, round: u32) {
-    let kill_after = 1 + RandomState::new().hash_one(round) % 40;
+    let random = RandomState::new().hash_one(round);
+    let kill_after = 1 + random % 40;
+    // Killing right after an ack would mostly land while the child parses its next batch;
+    // a random delay of up to a few commits spreads kills over every phase of a write.
+    let jitter = Duration::from_micros((random >> 8) % 20_000);
     let mut child = KillOnDrop(
         Command::new(std::env::current_exe().unwrap())
             .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
@@ -110,6 +119,14 @@ fn crash_once(dir: &Path, round: u32) {
             ),
         }
     }
+    // While the child runs, it holds the store: another process must be refused.
+    let refused = LocalStore::open(dir);
+    assert!(
+        matches!(refused, Err(StoreError::AlreadyOpen(_))),
+        "round {round}: a second process opened a store in use: {refused:?}"
+    );
+    // Not a wait for a condition: this picks the moment of the crash.
+    std::thread::sleep(jitter);
     child.0.kill().unwrap(); // SIGKILL: no destructors, no flush, mid-write.
     let status = child.0.wait().unwrap();
     assert!(
