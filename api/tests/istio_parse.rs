@@ -201,3 +201,16 @@ fn duplicate_keys_are_rejected_in_yaml_authors_terms() {
     let s = all.to_string();
     assert!(s.contains("t.yaml:10:3: spec.selector: duplicate mapping key: selector (each field may appear only once)"), "{s}");
 }
+
+#[test]
+fn empty_required_value_is_explained_in_yaml_terms() {
+    let text = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: r\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination:\n        host:\n";
+    let err = mesh_api::istio::load("empty.yaml", text).expect_err("an empty host is an error");
+    let s = err.to_string();
+    assert!(s.contains("empty.yaml:10:"), "{s}");
+    assert!(s.contains("a value is required here"), "{s}");
+    assert!(
+        !s.contains("Option<"),
+        "no Rust type names in user messages: {s}"
+    );
+}

@@ -154,6 +154,23 @@ fn typed<S: DeserializeOwned + Default>(slice: &str) -> Result<Object<S>, serde_
     serde_saphyr::from_str(slice)
 }
 
+/// Rewrites serde-saphyr's Rust-facing wording ("use Option<String>") for YAML authors.
+fn yaml_words(message: &str) -> String {
+    const REWRITES: [(&str, &str); 2] = [
+        (
+            "cannot deserialize null into string; use Option<String>",
+            "a value is required here, but it is empty or null",
+        ),
+        (
+            "invalid char: cannot deserialize null; use Option<char>",
+            "a single character is required here, but it is empty or null",
+        ),
+    ];
+    REWRITES
+        .iter()
+        .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
+}
+
 /// Turns a serde-saphyr error on a document's slice into a diagnostic in file coordinates,
 /// naming the field at the error's position.
 fn serde_problem(file: &str, doc: &RawDoc, e: &serde_saphyr::Error) -> Diagnostic {
@@ -166,10 +183,12 @@ fn serde_problem(file: &str, doc: &RawDoc, e: &serde_saphyr::Error) -> Diagnosti
             if let Some(m) = message.strip_suffix(&suffix) {
                 message = m.to_string();
             }
-            // The library's hint names its own API, which means nothing to a YAML author.
+            // The library's hints name its own API or Rust types, which mean nothing to a
+            // YAML author.
             if let Some((m, _)) = message.split_once(", set DuplicateKeyPolicy") {
                 message = format!("{m} (each field may appear only once)");
             }
+            message = yaml_words(&message);
             Pos {
                 line: usize::try_from(loc.line())
                     .unwrap_or(usize::MAX)
