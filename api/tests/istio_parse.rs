@@ -214,3 +214,24 @@ fn empty_required_value_is_explained_in_yaml_terms() {
         "no Rust type names in user messages: {s}"
     );
 }
+
+#[test]
+fn names_and_namespaces_follow_kubernetes_rules() {
+    let doc = |name: &str, ns: &str| {
+        format!("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  host: reviews\n")
+    };
+    assert!(mesh_api::istio::load("ok.yaml", &doc("reviews.v1-a", "bookinfo")).is_ok());
+    for (name, ns, path) in [
+        ("Reviews", "default", "metadata.name"),
+        ("a..b", "default", "metadata.name"),
+        ("-x", "default", "metadata.name"),
+        ("ok", "Prod", "metadata.namespace"),
+        ("ok", "a.b", "metadata.namespace"),
+    ] {
+        let err = mesh_api::istio::load("bad.yaml", &doc(name, ns))
+            .expect_err(name)
+            .to_string();
+        assert!(err.contains(path), "{name}/{ns}: {err}");
+        assert!(err.contains("bad.yaml:"), "{err}");
+    }
+}

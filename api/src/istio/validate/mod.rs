@@ -37,8 +37,55 @@ pub fn validate(
     }
     if resource.name().is_empty() {
         r.error("metadata.name", "required: every resource needs a name");
+    } else if let Err(why) = dns1123_subdomain(resource.name()) {
+        r.error(
+            "metadata.name",
+            format!(
+                "{:?} is not a valid Kubernetes name: {why}",
+                resource.name()
+            ),
+        );
+    }
+    let ns = &resource.metadata().namespace;
+    if !ns.is_empty() {
+        if let Err(why) = dns1123_label(ns) {
+            r.error(
+                "metadata.namespace",
+                format!("{ns:?} is not a valid Kubernetes namespace: {why}"),
+            );
+        }
     }
     r.out
+}
+
+/// Kubernetes object names: a DNS-1123 subdomain (lowercase letters, digits, `-` and `.`,
+/// starting and ending with a letter or digit, at most 253 characters).
+fn dns1123_subdomain(name: &str) -> Result<(), &'static str> {
+    if name.len() > 253 {
+        return Err("at most 253 characters");
+    }
+    name.split('.')
+        .try_for_each(|label| dns1123_chars(label, 253))
+}
+
+/// Namespaces: a DNS-1123 label (no dots, at most 63 characters).
+fn dns1123_label(name: &str) -> Result<(), &'static str> {
+    dns1123_chars(name, 63)
+}
+
+fn dns1123_chars(label: &str, max: usize) -> Result<(), &'static str> {
+    let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let bytes = label.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        _ if label.len() > max => Err("too long"),
+        (Some(&f), Some(&l)) if ok(f) && ok(l) && bytes.iter().all(|&c| ok(c) || c == b'-') => {
+            Ok(())
+        }
+        (None, _) => Err("empty part between dots"),
+        _ => {
+            Err("use lowercase letters, digits and '-', starting and ending with a letter or digit")
+        }
+    }
 }
 
 /// Collects problems for one document.
