@@ -29,7 +29,8 @@ const ROOT_COMMON_NAME: &str = "meshctl root CA";
 pub struct Ca {
     trust_domain: String,
     pub(crate) issuer: Issuer<'static, KeyPair>,
-    /// The issuing certificate followed by any intermediates above it (not the root).
+    /// What follows a leaf in its chain: the issuing certificate and any intermediates
+    /// above it, or nothing when the issuer is itself the root.
     pub(crate) chain: Vec<CertificateDer<'static>>,
     trust_bundle: Vec<CertificateDer<'static>>,
     not_after: SystemTime,
@@ -178,8 +179,9 @@ impl Ca {
             })?,
         };
         check_trust_domain(&trust_domain)?;
+        let self_signed = is_self_signed(&parsed);
         let (above, trust_bundle) = match chain {
-            None if is_self_signed(&parsed) => (Vec::new(), vec![ca_der.clone()]),
+            None if self_signed => (Vec::new(), vec![ca_der.clone()]),
             None => {
                 return Err(CaError::BadChain {
                     path: cert_path.to_path_buf(),
@@ -189,7 +191,12 @@ impl Ca {
             Some((pem, path)) => split_chain(&ca_der, pem, path)?,
         };
         let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(|e| bad_cert(e.to_string()))?;
-        let mut chain = vec![ca_der];
+        // Peers already hold the root (trust bundle), so a root CA sends only the leaf.
+        let mut chain = if self_signed {
+            Vec::new()
+        } else {
+            vec![ca_der]
+        };
         chain.extend(above);
         Ok(Self {
             trust_domain,

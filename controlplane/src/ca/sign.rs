@@ -2,7 +2,7 @@
 //! signature, that the requester holds the private key); every name and usage in the
 //! certificate is decided here from the *authenticated* identity.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
     CertificateParams, CertificateSigningRequestParams, DistinguishedName, ExtendedKeyUsagePurpose,
@@ -93,6 +93,8 @@ impl Ca {
         if !ALLOWED_KEY_ALGS.contains(&csr.public_key.algorithm()) {
             return Err(SignError::UnsupportedKey);
         }
+        // X.509 times have whole seconds; truncate so `IssuedCert` states the real validity.
+        let now = whole_seconds(now);
         let not_before = now - BACKDATE;
         let not_after = (now + ttl).min(self.not_after());
         if not_after <= now {
@@ -143,6 +145,13 @@ pub(crate) fn random_serial() -> Result<SerialNumber, rcgen::Error> {
     // Top bit clear keeps the DER INTEGER positive; the next bit set keeps it 16 bytes long.
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     Ok(SerialNumber::from_slice(&bytes))
+}
+
+fn whole_seconds(t: SystemTime) -> SystemTime {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => UNIX_EPOCH + Duration::from_secs(d.as_secs()),
+        Err(_) => t,
+    }
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
