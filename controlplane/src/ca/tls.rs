@@ -41,7 +41,7 @@ pub enum TlsConfigError {
 }
 
 /// The peer presented a valid chain but is not who we expected.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum PeerIdentityError {
     #[error(
         "peer certificate has no single SPIFFE URI SAN; it is not a mesh workload certificate"
@@ -49,6 +49,13 @@ pub enum PeerIdentityError {
     NoSpiffeId,
     #[error("peer is {got}, expected {expected}")]
     Unexpected { got: String, expected: String },
+}
+
+// rustls prints `OtherError` with `{:?}`; make that the readable sentence operators need.
+impl std::fmt::Debug for PeerIdentityError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The crypto provider of the whole mesh. One provider, chosen explicitly, so no code path
