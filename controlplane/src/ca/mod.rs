@@ -14,10 +14,13 @@
 //! - [`service`]: proof + CSR -> certificate, the one entry point the config server calls.
 //! - [`workload`]: the proxy's side: key, CSR, rotation timing.
 //! - [`tls`]: rustls client/server configs for sidecar-to-sidecar mTLS.
+//! - [`rotation`]: swapping a workload's certificate under live configs.
+//! - [`x509`]: read-only views of certificates (SPIFFE ID, validity).
 
 pub mod authority;
 pub mod files;
 pub mod identity;
+pub mod rotation;
 pub mod service;
 pub mod sign;
 pub mod tls;
@@ -27,7 +30,8 @@ pub mod x509;
 
 pub use authority::{Ca, CaError};
 pub use identity::{Identity, IdentityError};
+pub use rotation::WorkloadCerts;
 pub use service::{CertificateService, IssueError};
 pub use sign::{IssuedCert, SignError, DEFAULT_CERT_TTL};
 pub use token::{BootstrapVerifier, TokenAuthority, TokenError};
-pub use workload::{needs_rotation, WorkloadKey};
+pub use workload::{needs_rotation, rotation_time, WorkloadKey};

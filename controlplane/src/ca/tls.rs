@@ -20,6 +20,7 @@ use rustls::{
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use super::identity::Identity;
+use super::rotation::{RotationError, WorkloadCerts};
 use super::x509;
 
 /// The ALPN protocol sidecars speak to each other.
@@ -36,8 +37,10 @@ pub enum TlsConfigError {
     BadTrustAnchor(#[source] rustls::Error),
     #[error("cannot build the client-certificate verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
-    #[error("the certificate chain or key was rejected ({0}); check that the key belongs to the certificate")]
+    #[error("TLS configuration rejected: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error(transparent)]
+    Certificate(#[from] RotationError),
 }
 
 /// The peer presented a valid chain but is not who we expected.
@@ -72,6 +75,17 @@ pub fn server_config(
     trust_bundle: &[CertificateDer<'_>],
     expected_client_ids: Option<Vec<Identity>>,
 ) -> Result<ServerConfig, TlsConfigError> {
+    let certs = Arc::new(WorkloadCerts::new(cert_chain, key)?);
+    server_config_rotating(certs, trust_bundle, expected_client_ids)
+}
+
+/// [`server_config`] reading the certificate from `certs` at each handshake, so that
+/// [`WorkloadCerts::rotate`] takes effect without rebuilding the config or the listener.
+pub fn server_config_rotating(
+    certs: Arc<WorkloadCerts>,
+    trust_bundle: &[CertificateDer<'_>],
+    expected_client_ids: Option<Vec<Identity>>,
+) -> Result<ServerConfig, TlsConfigError> {
     let provider = provider();
     let inner = WebPkiClientVerifier::builder_with_provider(roots(trust_bundle)?, provider.clone())
         .build()?;
@@ -82,7 +96,7 @@ pub fn server_config(
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(cert_chain, key)?;
+        .with_cert_resolver(certs);
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
     Ok(config)
 }
@@ -92,6 +106,16 @@ pub fn server_config(
 pub fn client_config(
     cert_chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    trust_bundle: &[CertificateDer<'_>],
+    expected_server_id: &Identity,
+) -> Result<ClientConfig, TlsConfigError> {
+    let certs = Arc::new(WorkloadCerts::new(cert_chain, key)?);
+    client_config_rotating(certs, trust_bundle, expected_server_id)
+}
+
+/// [`client_config`] reading the certificate from `certs` at each handshake.
+pub fn client_config_rotating(
+    certs: Arc<WorkloadCerts>,
     trust_bundle: &[CertificateDer<'_>],
     expected_server_id: &Identity,
 ) -> Result<ClientConfig, TlsConfigError> {
@@ -105,7 +129,7 @@ pub fn client_config(
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_client_auth_cert(cert_chain, key)?;
+        .with_client_cert_resolver(certs);
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
     Ok(config)
 }
