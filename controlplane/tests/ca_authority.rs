@@ -17,10 +17,12 @@ fn mode(path: &Path) -> std::io::Result<u32> {
 
 #[test]
 fn create_then_load_round_trips() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let created = Ca::create(dir.path(), "cluster.local")?;
-    assert_eq!(mode(&dir.path().join(ROOT_KEY_FILE))?, 0o600);
-    let loaded = Ca::load(dir.path())?;
+    let parent = tempfile::tempdir()?;
+    let dir = parent.path().join("ca");
+    let created = Ca::create(&dir, "cluster.local")?;
+    assert_eq!(mode(&dir.join(ROOT_KEY_FILE))?, 0o600);
+    assert_eq!(mode(&dir)?, 0o700);
+    let loaded = Ca::load(&dir)?;
     assert_eq!(loaded.trust_domain(), "cluster.local");
     assert_eq!(loaded.trust_bundle(), created.trust_bundle());
     let root = &x509::certs_from_pem(&loaded.trust_bundle_pem())?[0];

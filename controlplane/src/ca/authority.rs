@@ -75,7 +75,7 @@ pub enum CaError {
 }
 
 impl Ca {
-    /// Makes a new ECDSA P-256 root in `dir` (created if missing); refuses to overwrite one.
+    /// Makes a new ECDSA P-256 root in `dir` (created 0700 if missing); refuses to overwrite one.
     pub fn create(dir: &Path, trust_domain: &str) -> Result<Self, CaError> {
         let (cert_path, key_path) = (dir.join(ROOT_CERT_FILE), dir.join(ROOT_KEY_FILE));
         for path in [&cert_path, &key_path] {
@@ -83,11 +83,7 @@ impl Ca {
                 return Err(FileError::AlreadyExists { path: path.clone() }.into());
             }
         }
-        std::fs::create_dir_all(dir).map_err(|source| FileError::Io {
-            action: "create directory",
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        files::create_private_dir(dir)?;
         let (cert_pem, key_pem) = generate_root(trust_domain, SystemTime::now())?;
         files::write_new(&key_path, key_pem.as_bytes(), PRIVATE_MODE)?;
         files::write_new(&cert_path, cert_pem.as_bytes(), PUBLIC_MODE)?;

@@ -3,8 +3,8 @@
 //! overwritten, and a private key readable by group or others is refused when loaded.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Mode of private keys and secrets.
@@ -60,7 +60,10 @@ pub fn read_public(path: &Path) -> Result<String, FileError> {
 
 /// Reads a private file, refusing it if group or others can read or write it.
 pub fn read_private(path: &Path) -> Result<String, FileError> {
-    let meta = fs::metadata(path).map_err(|source| read_error(path, source))?;
+    // Check the mode of the file we opened, not of the path, so a swap between the check and
+    // the read cannot slip an unchecked file in.
+    let mut file = fs::File::open(path).map_err(|source| read_error(path, source))?;
+    let meta = file.metadata().map_err(|source| read_error(path, source))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(FileError::TooOpen {
@@ -68,7 +71,19 @@ pub fn read_private(path: &Path) -> Result<String, FileError> {
             mode,
         });
     }
-    fs::read_to_string(path).map_err(|source| read_error(path, source))
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|source| read_error(path, source))?;
+    Ok(text)
+}
+
+/// Creates `dir` (and parents) with mode 0700 where it does not exist yet.
+pub fn create_private_dir(dir: &Path) -> Result<(), FileError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| io_error("create directory", dir, source))
 }
 
 fn read_error(path: &Path, source: io::Error) -> FileError {
