@@ -1,1 +1,37 @@
-//! The certificate authority (being built).
+//! The certificate authority: who a workload is, and the certificates that prove it.
+//!
+//! Data flow (DESIGN.md step 1): a proxy generates its key locally ([`workload`]), proves who
+//! it is with a bootstrap token ([`token`]), and sends a CSR; the CA ([`authority`]) signs a
+//! short-lived certificate whose only name is the SPIFFE ID it derived from the *proof*, never
+//! from the CSR ([`sign`], [`service`]). Proxies then talk mTLS with the rustls configs from
+//! [`tls`], which check the peer's SPIFFE ID instead of a DNS name.
+//!
+//! - [`identity`]: `spiffe://<trust-domain>/ns/<ns>/sa/<sa>` and its strict parser.
+//! - [`authority`]: the root (created at install time) or the user's own CA files.
+//! - [`files`]: reading and writing key material with safe permissions.
+//! - [`sign`]: CSR -> leaf certificate.
+//! - [`token`]: the local platform's per-workload bootstrap tokens.
+//! - [`service`]: proof + CSR -> certificate, the one entry point the config server calls.
+//! - [`workload`]: the proxy's side: key, CSR, rotation timing.
+//! - [`tls`]: rustls client/server configs for sidecar-to-sidecar mTLS.
+//! - [`rotation`]: swapping a workload's certificate under live configs.
+//! - [`x509`]: read-only views of certificates (SPIFFE ID, validity).
+
+pub mod authority;
+pub mod files;
+pub mod identity;
+pub mod rotation;
+pub mod service;
+pub mod sign;
+pub mod tls;
+pub mod token;
+pub mod workload;
+pub mod x509;
+
+pub use authority::{Ca, CaError};
+pub use identity::{Identity, IdentityError};
+pub use rotation::WorkloadCerts;
+pub use service::{CertificateService, IssueError};
+pub use sign::{IssuedCert, SignError, DEFAULT_CERT_TTL};
+pub use token::{BootstrapVerifier, TokenAuthority, TokenError};
+pub use workload::{needs_rotation, rotation_time, WorkloadKey};

@@ -1,0 +1,277 @@
+//! rustls configs for sidecar-to-sidecar mTLS: TLS 1.3 only, ALPN `h2`, ring as the one
+//! crypto provider, and peers identified by SPIFFE ID rather than DNS name.
+//!
+//! webpki only matches DNS names and IP addresses against a `ServerName`, never URI SANs, so
+//! the client side cannot use `WebPkiServerVerifier` as is: [`SpiffeServerVerifier`] runs the
+//! same chain validation (`verify_server_cert_signed_by_trust_anchor`) and then compares the
+//! URI SAN with the expected identity, ignoring the `ServerName` (which is only the SNI sent).
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::verify_server_cert_signed_by_trust_anchor;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
+use rustls::{
+    CertificateError, ClientConfig, CommonState, DigitallySignedStruct, DistinguishedName,
+    OtherError, RootCertStore, ServerConfig, SignatureScheme,
+};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+
+use super::identity::Identity;
+use super::rotation::{RotationError, WorkloadCerts};
+use super::x509;
+
+/// The ALPN protocol sidecars speak to each other.
+pub const ALPN_H2: &[u8] = b"h2";
+
+/// A TLS config could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConfigError {
+    #[error("the trust bundle is empty; pass the CA's trust bundle from the config stream")]
+    EmptyTrustBundle,
+    #[error(
+        "a trust bundle certificate is unusable ({0}); re-fetch the bundle from the control plane"
+    )]
+    BadTrustAnchor(#[source] rustls::Error),
+    #[error("cannot build the client-certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("TLS configuration rejected: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error(transparent)]
+    Certificate(#[from] RotationError),
+}
+
+/// The peer presented a valid chain but is not who we expected.
+#[derive(thiserror::Error)]
+pub enum PeerIdentityError {
+    #[error(
+        "peer certificate has no single SPIFFE URI SAN; it is not a mesh workload certificate"
+    )]
+    NoSpiffeId,
+    #[error("peer is {got}, expected {expected}")]
+    Unexpected { got: String, expected: String },
+}
+
+// rustls prints `OtherError` with `{:?}`; make that the readable sentence operators need.
+impl std::fmt::Debug for PeerIdentityError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// The crypto provider of the whole mesh. One provider, chosen explicitly, so no code path
+/// depends on a process-wide default being installed.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server config that requires a client certificate chaining to `trust_bundle`, and, when
+/// `expected_client_ids` is given, one of those identities.
+pub fn server_config(
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    trust_bundle: &[CertificateDer<'_>],
+    expected_client_ids: Option<Vec<Identity>>,
+) -> Result<ServerConfig, TlsConfigError> {
+    let certs = Arc::new(WorkloadCerts::new(cert_chain, key)?);
+    server_config_rotating(certs, trust_bundle, expected_client_ids)
+}
+
+/// [`server_config`] reading the certificate from `certs` at each handshake, so that
+/// [`WorkloadCerts::rotate`] takes effect without rebuilding the config or the listener.
+pub fn server_config_rotating(
+    certs: Arc<WorkloadCerts>,
+    trust_bundle: &[CertificateDer<'_>],
+    expected_client_ids: Option<Vec<Identity>>,
+) -> Result<ServerConfig, TlsConfigError> {
+    let provider = provider();
+    let inner = WebPkiClientVerifier::builder_with_provider(roots(trust_bundle)?, provider.clone())
+        .build()?;
+    let verifier = Arc::new(SpiffeClientVerifier {
+        inner,
+        allowed: expected_client_ids.map(|ids| ids.iter().map(Identity::spiffe_id).collect()),
+    });
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(certs);
+    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(config)
+}
+
+/// A client config that presents `cert_chain` and accepts only a server whose certificate
+/// chains to `trust_bundle` and carries `expected_server_id`.
+pub fn client_config(
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    trust_bundle: &[CertificateDer<'_>],
+    expected_server_id: &Identity,
+) -> Result<ClientConfig, TlsConfigError> {
+    let certs = Arc::new(WorkloadCerts::new(cert_chain, key)?);
+    client_config_rotating(certs, trust_bundle, expected_server_id)
+}
+
+/// [`client_config`] reading the certificate from `certs` at each handshake.
+pub fn client_config_rotating(
+    certs: Arc<WorkloadCerts>,
+    trust_bundle: &[CertificateDer<'_>],
+    expected_server_id: &Identity,
+) -> Result<ClientConfig, TlsConfigError> {
+    let provider = provider();
+    let verifier = Arc::new(SpiffeServerVerifier {
+        roots: roots(trust_bundle)?,
+        algs: provider.signature_verification_algorithms,
+        expected: expected_server_id.spiffe_id(),
+    });
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_client_cert_resolver(certs);
+    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(config)
+}
+
+/// The SPIFFE ID of the peer of a completed handshake (either side), for authorization
+/// policies and metric labels.
+pub fn peer_spiffe_id(conn: &CommonState) -> Option<Identity> {
+    let leaf = conn.peer_certificates()?.first()?;
+    Identity::from_spiffe_id(&x509::spiffe_id_of(leaf)?).ok()
+}
+
+fn roots(trust_bundle: &[CertificateDer<'_>]) -> Result<Arc<RootCertStore>, TlsConfigError> {
+    if trust_bundle.is_empty() {
+        return Err(TlsConfigError::EmptyTrustBundle);
+    }
+    let mut store = RootCertStore::empty();
+    for cert in trust_bundle {
+        store
+            .add(cert.clone().into_owned())
+            .map_err(TlsConfigError::BadTrustAnchor)?;
+    }
+    Ok(Arc::new(store))
+}
+
+/// Accepts the leaf only if its single SPIFFE ID is in `allowed` (any, when `None`).
+fn check_identity(
+    leaf: &CertificateDer<'_>,
+    allowed: Option<&[String]>,
+) -> Result<(), rustls::Error> {
+    let reject = |e: PeerIdentityError| {
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))))
+    };
+    let got = x509::spiffe_id_of(leaf).ok_or_else(|| reject(PeerIdentityError::NoSpiffeId))?;
+    match allowed {
+        Some(ids) if !ids.contains(&got) => Err(reject(PeerIdentityError::Unexpected {
+            got,
+            expected: ids.join(" or "),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// Server-certificate verifier that checks the URI SAN instead of a DNS name.
+#[derive(Debug)]
+pub struct SpiffeServerVerifier {
+    roots: Arc<RootCertStore>,
+    algs: WebPkiSupportedAlgorithms,
+    expected: String,
+}
+
+impl ServerCertVerifier for SpiffeServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let cert = ParsedCertificate::try_from(end_entity)?;
+        verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.roots,
+            intermediates,
+            now,
+            self.algs.all,
+        )?;
+        check_identity(end_entity, Some(std::slice::from_ref(&self.expected)))?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+/// Client-certificate verifier: webpki's chain checks, then the SPIFFE ID allow-list.
+#[derive(Debug)]
+pub struct SpiffeClientVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    allowed: Option<Vec<String>>,
+}
+
+impl ClientCertVerifier for SpiffeClientVerifier {
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        check_identity(end_entity, self.allowed.as_deref())?;
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
