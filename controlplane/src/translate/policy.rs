@@ -1,6 +1,8 @@
 //! DestinationRule traffic policy for one cluster, with Istio's precedence: the rule's
-//! top-level policy, overridden field by field by its `portLevelSettings` for the port,
-//! overridden by the subset's own policy (itself with its port-level settings).
+//! top-level policy, overridden by its `portLevelSettings` for the port, overridden by the
+//! subset's own policy (itself with its port-level settings). As in Istio, each of
+//! `loadBalancer`, `connectionPool` and `outlierDetection` is replaced whole by the more
+//! specific layer that sets it, not merged field by field.
 
 use mesh_api::istio::destination_rule::Subset;
 use mesh_api::istio::traffic_policy as tp;
