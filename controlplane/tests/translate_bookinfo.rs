@@ -306,3 +306,60 @@ fn service_entry_gives_external_hosts_a_virtual_host() {
         t.warnings
     );
 }
+
+#[test]
+fn every_bookinfo_file_translates_to_valid_snapshots() {
+    let reg = bookinfo();
+    let mut names: Vec<String> = std::fs::read_dir(translate_support::fixtures_dir())
+        .expect("fixtures")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20, "{names:?}");
+    for name in &names {
+        let res = bookinfo_files(&["destination-rule-all.yaml", name.as_str()]);
+        for w in ["productpage-v1", "reviews-v2", "ratings-v1"] {
+            // `sidecar` checks the proxy's validator; warnings are allowed.
+            sidecar(&res, &reg, w);
+        }
+        let input = mesh_controlplane::translate::Input {
+            resources: &res,
+            registry: &reg,
+        };
+        let t = mesh_controlplane::translate::gateway(
+            &input,
+            &translate_support::ingress(),
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            &Default::default(),
+            "1",
+        );
+        if let Err(e) = t.snapshot.validate() {
+            panic!("{name}: gateway snapshot invalid: {e}");
+        }
+    }
+}
+
+#[test]
+fn rules_for_unknown_hosts_warn() {
+    let reg = bookinfo();
+    let res = yaml(
+        "typo.yaml",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: revews}\n\
+         spec: {host: revews}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+         metadata: {name: revews}\nspec:\n  hosts: [revews]\n  http:\n  - route: [{destination: {host: reviews}}]\n",
+    );
+    let t = sidecar(&res, &reg, "productpage-v1");
+    let got: Vec<String> = t
+        .warnings
+        .iter()
+        .map(|w| format!("{} {}", w.resource, w.path))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "DestinationRule default/revews spec.host",
+            "VirtualService default/revews spec.hosts[0]"
+        ]
+    );
+}

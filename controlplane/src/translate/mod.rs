@@ -13,7 +13,8 @@
 //! - [`lookup`]: which VirtualService / DestinationRule applies to a host for a proxy;
 //! - [`routes`] and [`match_`]: `HTTPRoute` -> [`mesh_api::snapshot::Route`];
 //! - [`clusters`] and [`policy`]: clusters, subsets, DestinationRule traffic-policy precedence;
-//! - [`outbound`], [`inbound`], [`gateway`](mod@gateway): the listeners and route tables.
+//! - [`outbound`], [`inbound`], [`gateway`](mod@gateway): the listeners and route tables;
+//! - `orphans`: warnings for rules whose hosts match no service.
 //!
 //! Problems in the resources (a destination host nobody serves, a subset no DestinationRule
 //! defines, a field we do not support yet) never fail a translation: the affected route gets
@@ -23,6 +24,8 @@
 //! Limitations, on purpose for now:
 //! - TCP service ports get no outbound listener yet (TCP listeners per port come later);
 //!   their clusters are still generated so TCP routes can use them then.
+//! - A VirtualService that yields no route for a port (only TCP routes, or `port` matches
+//!   for other ports) leaves that port's virtual host to the default route.
 //! - `delegate` VirtualServices are skipped with a warning.
 //! - Several VirtualServices for one host are not merged for sidecars (Istio does not
 //!   either); the most specific host wins, then the first in input order (Istio: oldest).
@@ -39,6 +42,7 @@ pub mod hosts;
 pub mod inbound;
 pub mod lookup;
 pub mod match_;
+mod orphans;
 pub mod outbound;
 pub mod policy;
 pub mod routes;
@@ -168,6 +172,7 @@ pub fn sidecar(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> Tr
         node: node_of(proxy),
         ..Snapshot::default()
     };
+    orphans::check(&env, &mut acc);
     let out = outbound::build(&env, &mut acc, opts.outbound);
     snapshot.listeners.push(out.listener);
     snapshot.routes.push(out.routes);
