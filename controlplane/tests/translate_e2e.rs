@@ -38,7 +38,13 @@ async fn start_sidecar(
         w,
         &opts,
     );
-    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    // Only rules for services the registry lacks may warn (reviews sidecars start before it
+    // is filled); every route reference must be satisfied.
+    assert!(
+        t.warnings.iter().all(|w| w.path.starts_with("spec.host")),
+        "{:?}",
+        t.warnings
+    );
     Proxy::start(t.snapshot, ProxyOptions::default())
         .await
         .expect("the translated snapshot runs")

@@ -283,3 +283,51 @@ spec:
     );
     assert!(r[2].route[0].headers.is_some());
 }
+
+#[test]
+fn static_service_entry_endpoints() {
+    let reg = bookinfo();
+    let res = yaml(
+        "se.yaml",
+        r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: billing}
+spec:
+  hosts: [billing.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports:
+  - {number: 80, name: http, protocol: HTTP, targetPort: 8080}
+  - {number: 443, name: tls, protocol: TLS}
+  endpoints:
+  - {address: 10.1.2.3}
+  - {address: 10.1.2.4, ports: {http: 9999}, labels: {version: v2}}
+  - {address: billing-3.example.com}
+"#,
+    );
+    let t = sidecar(&res, &reg, "productpage-v1");
+    let s = &t.snapshot;
+    let vh = vhost(s, "billing.example.com:80");
+    assert_eq!(
+        vh.domains,
+        ["billing.example.com", "billing.example.com:80"],
+        "one HTTP port (TLS is not): the port-less name is unambiguous"
+    );
+    let c = cluster(s, "outbound|80||billing.example.com");
+    let addrs: Vec<String> = c.endpoints.iter().map(|e| e.address.to_string()).collect();
+    assert_eq!(addrs, ["10.1.2.3:8080", "10.1.2.4:9999"]);
+    assert_eq!(
+        c.protocol,
+        mesh_api::snapshot::UpstreamProtocol::Http1,
+        "no sidecar there"
+    );
+    assert!(c.endpoints[0].principal.is_empty());
+    assert!(
+        t.warnings
+            .iter()
+            .any(|w| w.path == "spec.endpoints[2].address"),
+        "{:?}",
+        t.warnings
+    );
+}
