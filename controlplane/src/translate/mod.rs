@@ -5,7 +5,7 @@
 //! serializes identical snapshots once and shares them).
 //!
 //! Entry points: [`sidecar`] (a workload's sidecar: an explicit outbound listener and an
-//! inbound listener) and [`gateway`] (an ingress gateway: one listener per Gateway server
+//! inbound listener) and [`gateway()`] (an ingress gateway: one listener per Gateway server
 //! port). Where things live:
 //! - [`hosts`]: short names -> FQDNs, host wildcards, `exportTo` visibility, the domains a
 //!   client may use for a service;
