@@ -1,1 +1,212 @@
-//! Snapshot translation (being built).
+//! Snapshot translation: Istio resources + the registry -> the [`Snapshot`] one proxy runs.
+//!
+//! Everything here is a pure function of its inputs: no IO, no clock, no randomness, and
+//! sorted output, so identical inputs give byte-identical snapshots (the control plane
+//! serializes identical snapshots once and shares them).
+//!
+//! Entry points: [`sidecar`] (a workload's sidecar: an explicit outbound listener and an
+//! inbound listener) and [`gateway()`] (an ingress gateway: one listener per Gateway server
+//! port). Where things live:
+//! - [`hosts`]: short names -> FQDNs, host wildcards, `exportTo` visibility, the domains a
+//!   client may use for a service;
+//! - [`services`]: the catalog of destinations (registry services and ServiceEntries);
+//! - [`lookup`]: which VirtualService / DestinationRule applies to a host for a proxy;
+//! - [`routes`] and [`match_`]: `HTTPRoute` -> [`mesh_api::snapshot::Route`];
+//! - [`clusters`] and [`policy`]: clusters, subsets, DestinationRule traffic-policy precedence;
+//! - [`outbound`], [`inbound`], [`gateway`](mod@gateway): the listeners and route tables;
+//! - `orphans`: warnings for rules whose hosts match no service.
+//!
+//! Problems in the resources (a destination host nobody serves, a subset no DestinationRule
+//! defines, a field we do not support yet) never fail a translation: the affected route gets
+//! a cluster without endpoints (the proxy answers 503 "no healthy upstream", as Istio does)
+//! and a [`Warning`] names the resource and field, for `meshctl analyze`.
+//!
+//! Limitations, on purpose for now:
+//! - TCP service ports get no outbound listener yet (TCP listeners per port come later);
+//!   their clusters are still generated so TCP routes can use them then.
+//! - A VirtualService that yields no route for a port (only TCP routes, or `port` matches
+//!   for other ports) leaves that port's virtual host to the default route.
+//! - `delegate` VirtualServices are skipped with a warning.
+//! - Several VirtualServices for one host are not merged for sidecars (Istio does not
+//!   either); the most specific host wins, then the first in input order (Istio: oldest).
+//!   Gateways do merge them, as Istio does.
+//! - DestinationRule `tls` (including `ISTIO_MUTUAL` in destination-rule-all-mtls) is
+//!   ignored: transport security between sidecars is decided elsewhere.
+//! - ServiceEntry endpoints need a literal IP address: the proxy does not resolve DNS names
+//!   yet, so `resolution: DNS` without IP endpoints gives a cluster without endpoints.
+
+pub mod clusters;
+pub mod destinations;
+pub mod gateway;
+pub mod hosts;
+pub mod inbound;
+pub mod lookup;
+pub mod match_;
+mod orphans;
+pub mod outbound;
+pub mod policy;
+pub mod routes;
+pub mod services;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use mesh_api::istio::Resource;
+use mesh_api::snapshot::{Node, Snapshot};
+use serde::Serialize;
+
+use crate::registry::{Registry, Workload, DEFAULT_DOMAIN};
+
+pub use gateway::gateway;
+
+/// What every translation reads: the resources users applied and the registry.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    pub resources: &'a [Resource],
+    pub registry: &'a Registry,
+}
+
+/// Where a sidecar listens, and the version to stamp on its snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SidecarOptions {
+    /// The explicit outbound listener (on the local platform, the app's `HTTP_PROXY`).
+    pub outbound: SocketAddr,
+    /// The inbound listener other sidecars reach (the workload's registry `inbound`).
+    pub inbound: SocketAddr,
+    /// Opaque snapshot version, ACKed back by the proxy.
+    pub version: String,
+}
+
+/// A translated snapshot and what was wrong with the resources on the way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Translation {
+    pub snapshot: Snapshot,
+    pub warnings: Vec<Warning>,
+}
+
+/// A resource reference that could not be satisfied, or a field that was not translated.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Warning {
+    /// `Kind namespace/name`, e.g. `VirtualService default/reviews`.
+    pub resource: String,
+    /// Field path inside the resource, e.g. `spec.http[0].route[0].destination.subset`.
+    pub path: String,
+    /// What is wrong and what to do about it.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.resource, self.path, self.message)
+    }
+}
+
+/// Collects warnings once each: one resource is translated for several ports and proxies'
+/// virtual hosts, and the same problem should be reported once.
+#[derive(Debug, Default)]
+pub(crate) struct Warnings {
+    seen: BTreeSet<Warning>,
+    list: Vec<Warning>,
+}
+
+impl Warnings {
+    pub(crate) fn push(&mut self, resource: &Resource, path: String, message: String) {
+        let w = Warning {
+            resource: format!(
+                "{} {}/{}",
+                resource.kind(),
+                lookup::namespace_of(resource),
+                resource.name()
+            ),
+            path,
+            message,
+        };
+        if self.seen.insert(w.clone()) {
+            self.list.push(w);
+        }
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<Warning> {
+        self.list
+    }
+}
+
+/// What translating accumulates: the clusters routes use, and the warnings.
+#[derive(Debug, Default)]
+pub(crate) struct Acc {
+    pub used: clusters::Used,
+    pub warnings: Warnings,
+}
+
+/// The proxy being translated for: its namespace and labels decide visibility
+/// (`exportTo`), `sourceLabels`/`sourceNamespace` matches and DestinationRule selectors.
+#[derive(Clone, Copy, Debug)]
+pub struct ProxyView<'a> {
+    pub namespace: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+impl<'a> ProxyView<'a> {
+    pub fn of(w: &'a Workload) -> ProxyView<'a> {
+        ProxyView {
+            namespace: &w.namespace,
+            labels: &w.labels,
+        }
+    }
+}
+
+/// The sidecar of `proxy`: an explicit outbound listener routing to every visible service
+/// (VirtualService routes or a default route), the clusters those routes use, and an inbound
+/// listener forwarding to the local app.
+pub fn sidecar(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> Translation {
+    let view = ProxyView::of(proxy);
+    let mut acc = Acc::default();
+    let catalog = services::Catalog::build(input, view.namespace, &mut acc.warnings);
+    let env = destinations::Env {
+        resources: input.resources,
+        catalog: &catalog,
+        proxy: view,
+    };
+    let mut snapshot = Snapshot {
+        version: opts.version.clone(),
+        node: node_of(proxy),
+        ..Snapshot::default()
+    };
+    orphans::check(&env, &mut acc);
+    let out = outbound::build(&env, &mut acc, opts.outbound);
+    snapshot.listeners.push(out.listener);
+    snapshot.routes.push(out.routes);
+    // Istio's sidecars know a cluster per service port even without a route to it.
+    acc.used.add_defaults(&catalog);
+    snapshot.clusters = clusters::build(&env, &acc.used, &mut acc.warnings);
+    let inb = inbound::build(proxy, opts.inbound);
+    snapshot.listeners.push(inb.listener);
+    snapshot.routes.push(inb.routes);
+    snapshot.clusters.extend(inb.clusters);
+    snapshot.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    Translation {
+        snapshot,
+        warnings: acc.warnings.into_vec(),
+    }
+}
+
+/// Istio's peer metadata for a workload.
+pub(crate) fn node_of(w: &Workload) -> Node {
+    Node {
+        workload: w.workload.clone(),
+        namespace: w.namespace.clone(),
+        app: w.label("app").unwrap_or(&w.service).to_string(),
+        version: w.label("version").unwrap_or("unknown").to_string(),
+        service: w.host(),
+        principal: principal(w),
+        ..Node::default()
+    }
+}
+
+/// `spiffe://cluster.local/ns/<ns>/sa/<sa>`, the identity Istio's CA gives a workload.
+pub(crate) fn principal(w: &Workload) -> String {
+    format!(
+        "spiffe://{DEFAULT_DOMAIN}/ns/{}/sa/{}",
+        w.namespace, w.service_account
+    )
+}

@@ -1,0 +1,112 @@
+//! Which resource applies: the VirtualService for a host in the mesh, the DestinationRule
+//! (and subset) for a destination, as a given proxy sees them.
+
+use mesh_api::istio::destination_rule::Subset;
+use mesh_api::istio::{DestinationRule, Resource, VirtualService};
+
+use super::{hosts, ProxyView};
+
+/// A resource's namespace; a file without one is applied to `default`.
+pub fn namespace_of(r: &Resource) -> &str {
+    match r.namespace() {
+        "" => "default",
+        ns => ns,
+    }
+}
+
+/// The gateway name sidecars are bound to.
+pub const MESH: &str = "mesh";
+
+/// The VirtualService routing `host` for sidecars (`gateways` empty or naming `mesh`),
+/// visible to the proxy. The most specific host pattern wins (exact before wildcards,
+/// longer wildcards first); among equals, the first in input order (Istio: the oldest).
+pub fn mesh_virtual_service<'a>(
+    resources: &'a [Resource],
+    host: &str,
+    proxy: ProxyView<'_>,
+) -> Option<(&'a Resource, &'a VirtualService)> {
+    let mut best: Option<(usize, &Resource, &VirtualService)> = None;
+    for r in resources {
+        let Resource::VirtualService(vs) = r else {
+            continue;
+        };
+        let ns = namespace_of(r);
+        let for_mesh = vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == MESH);
+        if !for_mesh || !hosts::visible(&vs.spec.export_to, ns, proxy.namespace) {
+            continue;
+        }
+        for h in &vs.spec.hosts {
+            let pattern = hosts::resolve(h, ns);
+            if !hosts::matches(&pattern, host) {
+                continue;
+            }
+            let rank = specificity(&pattern);
+            if best.as_ref().is_none_or(|(b, _, _)| rank > *b) {
+                best = Some((rank, r, vs));
+            }
+        }
+    }
+    best.map(|(_, r, vs)| (r, vs))
+}
+
+/// Exact names beat wildcards; longer wildcards beat shorter ones.
+fn specificity(pattern: &str) -> usize {
+    if hosts::is_exact(pattern) {
+        usize::MAX
+    } else {
+        pattern.len()
+    }
+}
+
+/// The DestinationRule for `host` as the proxy sees it: visible, its `workloadSelector` (if
+/// any) matching the proxy; the most specific host first, then one in the proxy's
+/// namespace, then one in the service's namespace, then input order (Istio's lookup order,
+/// without its merging of several rules for one host).
+pub fn destination_rule<'a>(
+    resources: &'a [Resource],
+    host: &str,
+    service_ns: &str,
+    proxy: ProxyView<'_>,
+) -> Option<(&'a Resource, &'a DestinationRule)> {
+    let mut best: Option<((usize, u8), &Resource, &DestinationRule)> = None;
+    for r in resources {
+        let Resource::DestinationRule(dr) = r else {
+            continue;
+        };
+        let ns = namespace_of(r);
+        if !hosts::visible(&dr.spec.export_to, ns, proxy.namespace) {
+            continue;
+        }
+        if let Some(sel) = &dr.spec.workload_selector {
+            let selected = ns == proxy.namespace
+                && sel
+                    .match_labels
+                    .iter()
+                    .all(|(k, v)| proxy.labels.get(k) == Some(v));
+            if !selected {
+                continue;
+            }
+        }
+        let pattern = hosts::resolve(&dr.spec.host, ns);
+        if !hosts::matches(&pattern, host) {
+            continue;
+        }
+        let place = if ns == proxy.namespace {
+            2
+        } else if ns == service_ns {
+            1
+        } else {
+            0
+        };
+        let rank = (specificity(&pattern), place);
+        if best.as_ref().is_none_or(|(b, _, _)| rank > *b) {
+            best = Some((rank, r, dr));
+        }
+    }
+    best.map(|(_, r, dr)| (r, dr))
+}
+
+/// A subset by name in a DestinationRule.
+pub fn subset<'a>(dr: &'a DestinationRule, name: &str) -> Option<&'a Subset> {
+    dr.spec.subsets.iter().find(|s| s.name == name)
+}
