@@ -37,15 +37,16 @@ pub struct Aggregator {
 
 /// Sums for one edge as one reporter saw it.
 #[derive(Debug, Default)]
-struct Acc {
-    http: Http,
-    tcp: Tcp,
-    rps: f64,
-    errors: f64,
-    mtls: f64,
+pub(super) struct Acc {
+    pub http: Http,
+    pub tcp: Tcp,
+    pub rps: f64,
+    pub errors: f64,
+    pub mtls: f64,
 }
 
-type EdgeKey = (Arc<Workload>, Arc<Workload>, Arc<str>, &'static str);
+/// Source, destination, service, protocol.
+pub(super) type EdgeKey = (Arc<Workload>, Arc<Workload>, Arc<str>, &'static str);
 
 impl Aggregator {
     pub fn new() -> Aggregator {
@@ -193,6 +194,7 @@ impl Aggregator {
                 slot.mtls += a.mtls;
             }
         }
+        super::dedup::absorb_unknown_sources(&mut by_edge);
         let mut nodes = BTreeMap::new();
         for (src, dst, service, _) in by_edge.keys() {
             node(&mut nodes, src);

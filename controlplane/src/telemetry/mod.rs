@@ -29,6 +29,9 @@
 //! # Semantics
 //! - Each edge is counted once: from the client's proxy (`reporter="source"`) when it
 //!   reported the traffic, else from the server's (inbound-only traffic, e.g. from outside).
+//!   A server's proxy that cannot name its client reports it as `unknown`: such traffic counts
+//!   only for what exceeds the traffic clients' proxies reported into the same workload (so
+//!   plaintext mesh traffic is not shown twice); its mTLS marks those clients' edges.
 //! - A counter going down means the proxy restarted: its new value is the delta.
 //! - A target's first scrape is a baseline (traffic of unknown age counts toward no window).
 //! - A window shorter than the scrape interval answers with the latest delta's rate.
@@ -36,6 +39,7 @@
 
 mod aggregator;
 pub mod api;
+mod dedup;
 mod delta;
 pub mod model;
 pub mod parse;
