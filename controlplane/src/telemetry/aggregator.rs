@@ -12,6 +12,10 @@ use super::view::{Edge, Node, TargetStatus, Topology, Window};
 
 /// How long deltas are kept: the longest window.
 const RETENTION: Duration = Duration::from_secs(600);
+/// Deltas younger than this are kept one per scrape (the 10 s and 1 min windows are exact).
+const FINE: Duration = Duration::from_secs(60);
+/// The granularity of older deltas.
+const CHUNK: Duration = Duration::from_secs(10);
 
 /// What changed on one target between two scrapes.
 #[derive(Debug)]
@@ -27,6 +31,9 @@ struct TargetState {
     last: Option<(Instant, Scrape)>,
     ring: VecDeque<Delta>,
     error: Option<String>,
+    /// No longer in the target list: kept (its traffic still counts, and a proxy that
+    /// reconnects continues from its last scrape) until its data ages out.
+    unlisted: bool,
 }
 
 /// Per-target scrape history and the window computation.
@@ -58,6 +65,7 @@ impl Aggregator {
     pub fn record(&mut self, target: &str, at: Instant, scrape: Scrape) {
         let t = self.targets.entry(target.to_string()).or_default();
         t.error = None;
+        t.unlisted = false;
         if let Some((prev_at, prev)) = &t.last {
             let elapsed = at.saturating_duration_since(*prev_at);
             if elapsed.is_zero() {
@@ -89,6 +97,7 @@ impl Aggregator {
             });
         }
         t.last = Some((at, scrape));
+        compact(&mut t.ring, at);
         while t
             .ring
             .front()
@@ -103,15 +112,23 @@ impl Aggregator {
         self.targets.entry(target.to_string()).or_default().error = Some(error);
     }
 
-    /// Forgets targets not in `keep` (proxies that left the mesh).
-    pub fn retain(&mut self, keep: &[&str]) {
-        self.targets.retain(|id, _| keep.contains(&id.as_str()));
+    /// Marks targets not in `keep` as gone (proxies that left the mesh or are reconnecting);
+    /// their history counts until it is older than the longest window, then is forgotten.
+    pub fn retain(&mut self, keep: &[&str], now: Instant) {
+        self.targets.retain(|id, t| {
+            t.unlisted = !keep.contains(&id.as_str());
+            !t.unlisted
+                || t.last
+                    .as_ref()
+                    .is_some_and(|(at, _)| now.saturating_duration_since(*at) <= RETENTION)
+        });
     }
 
     /// The health of every target.
     pub fn targets(&self, now: Instant) -> Vec<TargetStatus> {
         self.targets
             .iter()
+            .filter(|(_, t)| !t.unlisted)
             .map(|(id, t)| TargetStatus {
                 id: id.clone(),
                 up: t.error.is_none() && t.last.is_some(),
@@ -228,6 +245,36 @@ impl Aggregator {
     }
 }
 
+/// Deltas older than the one-minute window only serve the ten-minute one: merge them into
+/// chunks of up to [`CHUNK`], so that window sums ~110 chunks instead of 600 scrapes.
+fn compact(ring: &mut VecDeque<Delta>, now: Instant) {
+    let old = |d: &Delta| now.saturating_duration_since(d.at) > FINE;
+    let mergeable = ring
+        .iter()
+        .zip(ring.iter().skip(1))
+        .any(|(a, b)| old(b) && a.elapsed + b.elapsed <= CHUNK);
+    if !mergeable {
+        return;
+    }
+    let mut out: VecDeque<Delta> = VecDeque::with_capacity(ring.len());
+    for d in ring.drain(..) {
+        match out.back_mut() {
+            Some(last) if old(&d) && last.elapsed + d.elapsed <= CHUNK => {
+                last.at = d.at;
+                last.elapsed += d.elapsed;
+                for (k, h) in d.scrape.http {
+                    last.scrape.http.entry(k).or_default().add(&h);
+                }
+                for (k, c) in d.scrape.tcp {
+                    last.scrape.tcp.entry(k).or_default().add(&c);
+                }
+            }
+            _ => out.push_back(d),
+        }
+    }
+    *ring = out;
+}
+
 fn edge_key(k: &SeriesKey, protocol: &'static str) -> EdgeKey {
     (
         k.source.clone(),
@@ -297,4 +344,36 @@ fn node<'a>(nodes: &'a mut BTreeMap<String, Node>, w: &Workload) -> &'a mut Node
         version: w.version.clone(),
         services: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_deltas_are_merged_into_chunks() {
+        let t0 = Instant::now();
+        let mut agg = Aggregator::new();
+        for s in 0..600u64 {
+            let mut scrape = Scrape::default();
+            let key = SeriesKey {
+                source_reported: true,
+                source: Arc::new(Workload::default()),
+                destination: Arc::new(Workload::default()),
+                destination_service: "svc".into(),
+                code: 200,
+                mtls: false,
+            };
+            let h = Http {
+                requests: s as f64,
+                ..Http::default()
+            };
+            scrape.http.insert(key, h);
+            agg.record("a", t0 + Duration::from_secs(s), scrape);
+        }
+        let ring = &agg.targets["a"].ring;
+        assert!(ring.len() < 60 + 60, "{} deltas kept", ring.len());
+        let fine = ring.iter().filter(|d| d.elapsed == Duration::from_secs(1));
+        assert!(fine.count() >= 60, "the last minute is per scrape");
+    }
 }

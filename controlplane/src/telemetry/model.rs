@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::parse::Sample;
 
 /// One side of a call, as the labels name it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Workload {
     pub workload: String,
     pub namespace: String,

@@ -134,8 +134,8 @@ async fn run(
             }
         }
         let ids: Vec<&str> = list.iter().map(|t| t.id.as_str()).collect();
-        agg.retain(&ids);
         let now = Instant::now();
+        agg.retain(&ids, now);
         let report = Report {
             at: now,
             topologies: Window::ALL
