@@ -56,10 +56,17 @@ impl Api {
     }
 
     /// A hyper service answering every request with [`Api::handle`].
-    pub fn service<B: hyper::body::Body>(
+    pub fn service<B: hyper::body::Body + 'static>(
         &self,
-    ) -> impl hyper::service::Service<Request<B>, Response = ApiResponse, Error = Infallible> + Clone
-    {
+    ) -> impl hyper::service::Service<
+        Request<B>,
+        Response = ApiResponse,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+           + Send
+           + Sync
+           + 'static {
         let api = self.clone();
         hyper::service::service_fn(move |req: Request<B>| {
             let resp = api.handle(&req);
