@@ -60,7 +60,9 @@ pub(super) fn absorb_unknown_sources(by_edge: &mut HashMap<EdgeKey, [Acc; 2]>) {
     let mut emptied = Vec::new();
     let mut unknown: Vec<&EdgeKey> = by_edge
         .iter()
-        .filter(|((src, ..), [_, by_src])| src.workload == "unknown" && by_src.rps == 0.0)
+        .filter(|((src, _, _, proto), [_, by_src])| {
+            src.workload == "unknown" && count(by_src, proto) == 0.0
+        })
         .map(|(k, _)| k)
         .collect();
     unknown.sort();
