@@ -6,8 +6,10 @@
 //! - [`store`]: the Istio resources users applied: validated, versioned, durable.
 //! - [`translate`]: resources + registry -> the snapshot one proxy runs on (pure).
 //! - [`ca`]: the certificate authority: root, workload certificates with SPIFFE identities.
+//! - [`telemetry`]: scrapes proxies' metrics; topology and traffic windows as a JSON API.
 
 pub mod ca;
 pub mod registry;
 pub mod store;
+pub mod telemetry;
 pub mod translate;

@@ -1,0 +1,174 @@
+//! The Istio metric families of one scrape, keyed by the labels the topology needs.
+//!
+//! Labels the topology does not use (principals, canonical names, flags...) are summed away,
+//! which keeps a proxy's few hundred series down to a few dozen.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::parse::Sample;
+
+/// One side of a call, as the labels name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Workload {
+    pub workload: String,
+    pub namespace: String,
+    pub app: String,
+    pub version: String,
+}
+
+/// What identifies an HTTP or TCP series for the topology.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    /// `reporter="source"`.
+    pub source_reported: bool,
+    pub source: Arc<Workload>,
+    pub destination: Arc<Workload>,
+    pub destination_service: Arc<str>,
+    /// `response_code` (0 when absent or not a number; always 0 for TCP).
+    pub code: u16,
+    /// `connection_security_policy="mutual_tls"`.
+    pub mtls: bool,
+}
+
+/// Cumulative (in a scrape) or delta (between scrapes) values of one HTTP series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Http {
+    pub requests: f64,
+    /// Cumulative counts per `le` bound of `istio_request_duration_milliseconds`, sorted by
+    /// bound; `+Inf` last.
+    pub duration: Vec<(f64, f64)>,
+    pub duration_count: f64,
+    pub duration_sum: f64,
+    pub request_bytes: f64,
+    pub response_bytes: f64,
+}
+
+/// Values of one TCP series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tcp {
+    pub opened: f64,
+    pub closed: f64,
+    /// To the downstream.
+    pub sent_bytes: f64,
+    /// From the downstream.
+    pub received_bytes: f64,
+}
+
+/// The Istio families of one scrape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scrape {
+    pub http: HashMap<SeriesKey, Http>,
+    pub tcp: HashMap<SeriesKey, Tcp>,
+}
+
+/// Interns the label strings of one scrape, so equal workloads share one allocation.
+#[derive(Default)]
+struct Interner {
+    workloads: HashMap<Workload, Arc<Workload>>,
+    services: HashMap<String, Arc<str>>,
+}
+
+impl Interner {
+    fn workload(&mut self, s: &Sample, side: &str) -> Arc<Workload> {
+        let get = |l: &str| {
+            s.label(&format!("{side}_{l}"))
+                .unwrap_or("unknown")
+                .to_string()
+        };
+        let w = Workload {
+            workload: get("workload"),
+            namespace: get("workload_namespace"),
+            app: get("app"),
+            version: get("version"),
+        };
+        self.workloads
+            .entry(w.clone())
+            .or_insert_with(|| Arc::new(w))
+            .clone()
+    }
+
+    fn key(&mut self, s: &Sample) -> SeriesKey {
+        let service = s.label("destination_service").unwrap_or("unknown");
+        let destination_service = match self.services.get(service) {
+            Some(v) => v.clone(),
+            None => {
+                let v: Arc<str> = service.into();
+                self.services.insert(service.to_string(), v.clone());
+                v
+            }
+        };
+        SeriesKey {
+            source_reported: s.label("reporter") == Some("source"),
+            source: self.workload(s, "source"),
+            destination: self.workload(s, "destination"),
+            destination_service,
+            code: s
+                .label("response_code")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+            mtls: s.label("connection_security_policy") == Some("mutual_tls"),
+        }
+    }
+}
+
+/// A finite, non-negative value; garbage (NaN, negative) counts as nothing.
+fn clean(v: f64) -> f64 {
+    if v.is_finite() && v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+impl Scrape {
+    /// Picks the Istio families out of a parsed exposition; other metrics are ignored.
+    pub fn from_samples(samples: &[Sample]) -> Scrape {
+        let mut out = Scrape::default();
+        let mut names = Interner::default();
+        for s in samples {
+            let v = clean(s.value);
+            let Some(family) = s.name.strip_prefix("istio_") else {
+                continue;
+            };
+            if let Some(tcp) = family.strip_prefix("tcp_") {
+                let t = out.tcp.entry(names.key(s)).or_default();
+                match tcp {
+                    "connections_opened_total" => t.opened += v,
+                    "connections_closed_total" => t.closed += v,
+                    "sent_bytes_total" => t.sent_bytes += v,
+                    "received_bytes_total" => t.received_bytes += v,
+                    _ => {}
+                }
+                continue;
+            }
+            let field = match family {
+                "requests_total" => |h: &mut Http, v| h.requests += v,
+                "request_duration_milliseconds_count" => |h: &mut Http, v| h.duration_count += v,
+                "request_duration_milliseconds_sum" => |h: &mut Http, v| h.duration_sum += v,
+                "request_bytes_sum" => |h: &mut Http, v| h.request_bytes += v,
+                "response_bytes_sum" => |h: &mut Http, v| h.response_bytes += v,
+                "request_duration_milliseconds_bucket" => {
+                    let le = s.label("le").and_then(|l| match l {
+                        "+Inf" => Some(f64::INFINITY),
+                        _ => l.parse::<f64>().ok().filter(|b| !b.is_nan()),
+                    });
+                    if let Some(le) = le {
+                        let h = out.http.entry(names.key(s)).or_default();
+                        match h.duration.iter_mut().find(|(b, _)| *b == le) {
+                            Some((_, c)) => *c += v,
+                            None => h.duration.push((le, v)),
+                        }
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            field(out.http.entry(names.key(s)).or_default(), v);
+        }
+        for h in out.http.values_mut() {
+            h.duration.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        out
+    }
+}

@@ -1,0 +1,71 @@
+//! Target lifecycle in the aggregator: proxies that leave the target list, come back, or run
+//! for longer than the fine-grained part of the history.
+
+use std::time::{Duration, Instant};
+
+use mesh_controlplane::telemetry::model::Scrape;
+use mesh_controlplane::telemetry::parse::parse;
+use mesh_controlplane::telemetry::{Aggregator, Window};
+
+fn requests(n: u64) -> Scrape {
+    let text = format!(
+        "istio_requests_total{{reporter=\"source\",source_workload=\"pp\",destination_workload=\"reviews\",response_code=\"200\"}} {n}\n"
+    );
+    Scrape::from_samples(&parse(&text).expect("valid"))
+}
+
+fn at(t0: Instant, s: u64) -> Instant {
+    t0 + Duration::from_secs(s)
+}
+
+fn total(agg: &Aggregator, w: Window, now: Instant) -> u64 {
+    agg.topology(w, now).edges.iter().map(|e| e.requests).sum()
+}
+
+#[test]
+fn an_unlisted_target_keeps_counting_and_resumes_without_a_new_baseline() {
+    let t0 = Instant::now();
+    let mut agg = Aggregator::new();
+    agg.record("pp", t0, requests(0));
+    agg.record("pp", at(t0, 1), requests(10));
+    agg.retain(&[], at(t0, 2));
+    assert!(agg.targets(at(t0, 2)).is_empty(), "not listed any more");
+    assert_eq!(
+        total(&agg, Window::OneMinute, at(t0, 2)),
+        10,
+        "its traffic happened"
+    );
+    // It reconnects: the next scrape is a delta from the last one, not a baseline.
+    agg.retain(&["pp"], at(t0, 3));
+    agg.record("pp", at(t0, 3), requests(15));
+    assert_eq!(total(&agg, Window::OneMinute, at(t0, 3)), 15);
+    assert_eq!(agg.targets(at(t0, 3)).len(), 1);
+    // Gone for longer than the longest window: forgotten.
+    agg.retain(&[], at(t0, 700));
+    agg.retain(&["pp"], at(t0, 701));
+    agg.record("pp", at(t0, 701), requests(20));
+    assert_eq!(
+        total(&agg, Window::TenMinutes, at(t0, 701)),
+        0,
+        "a fresh baseline"
+    );
+}
+
+#[test]
+fn ten_minutes_of_one_second_scrapes_sum_exactly() {
+    let t0 = Instant::now();
+    let mut agg = Aggregator::new();
+    for s in 0..=599 {
+        agg.record("pp", at(t0, s), requests(3 * s));
+    }
+    let now = at(t0, 599);
+    assert_eq!(total(&agg, Window::TenMinutes, now), 3 * 599);
+    assert_eq!(
+        total(&agg, Window::OneMinute, now),
+        3 * 60,
+        "the minute stays exact"
+    );
+    assert_eq!(total(&agg, Window::TenSeconds, now), 3 * 10);
+    let e = &agg.topology(Window::TenMinutes, now).edges[0];
+    assert!((e.rps - 3.0).abs() < 1e-9, "{}", e.rps);
+}
