@@ -98,6 +98,8 @@ impl NodeIdentity {
 }
 
 /// Proxy -> control plane.
+// The hello is bigger than an ACK, but messages are decoded once and never stored in bulk.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ProxyMessage {
@@ -138,7 +140,7 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 /// Splits a byte stream into frames: feed chunks with [`FrameDecoder::push`], then take
-/// messages with [`FrameDecoder::next`] until it returns `Ok(None)`.
+/// messages with [`FrameDecoder::decode`] until it returns `Ok(None)`.
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
@@ -157,7 +159,7 @@ impl FrameDecoder {
     }
 
     /// The next complete message, `Ok(None)` when more bytes are needed.
-    pub fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+    pub fn decode<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         loop {
             let Some(end) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') else {
                 self.scanned = self.buf.len();
@@ -208,7 +210,7 @@ mod tests {
         let mut got = Vec::new();
         for chunk in bytes.chunks(3) {
             dec.push(chunk);
-            while let Some(m) = dec.next::<ProxyMessage>().unwrap() {
+            while let Some(m) = dec.decode::<ProxyMessage>().unwrap() {
                 got.push(m);
             }
         }
@@ -220,13 +222,13 @@ mod tests {
         let mut dec = FrameDecoder::new();
         dec.push(&vec![b'x'; MAX_FRAME + 1]);
         assert!(matches!(
-            dec.next::<ProxyMessage>(),
+            dec.decode::<ProxyMessage>(),
             Err(FrameError::TooLarge { .. })
         ));
         let mut dec = FrameDecoder::new();
         dec.push(b"{\"type\":\"bogus\"}\n");
         assert!(matches!(
-            dec.next::<ProxyMessage>(),
+            dec.decode::<ProxyMessage>(),
             Err(FrameError::Json(_))
         ));
     }

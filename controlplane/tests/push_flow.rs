@@ -131,3 +131,36 @@ async fn config_api_rejects_bad_yaml_whole_and_deletes_by_name() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_proxy_is_disconnected_then_withdrawn_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(dir.path()).await; // --grace 1s
+    let v1 = sidecar(&cp, "reviews", "v1").await;
+    let v2 = sidecar(&cp, "reviews", "v2").await;
+    cp.apply("reviews.yaml", &reviews_to("v2")).await;
+    let rev = revision(&cp).await;
+    cp.wait_synced(&[&v1.id(), &v2.id()], rev).await;
+    assert_eq!(
+        reviews_via(v1.outbound()).await.as_deref(),
+        Some("reviews-v2")
+    );
+
+    // v2's sidecar loses its stream (its proxy keeps serving, but the control plane cannot
+    // know that): DISCONNECTED first, endpoints still in place...
+    let id = v2.id();
+    drop(v2.client);
+    eventually(WAIT, "reviews-v2 DISCONNECTED", || async {
+        cp.proxy(&id).await.filter(|p| p["state"] == "DISCONNECTED")
+    })
+    .await;
+    // ...then, after the grace period, withdrawn: v1 has no reviews-v2 endpoint left.
+    eventually(WAIT, "reviews-v2 withdrawn", || async {
+        cp.proxy(&id).await.is_none().then_some(())
+    })
+    .await;
+    eventually(WAIT, "v1 routes to an empty subset", || async {
+        reviews_via(v1.outbound()).await.is_none().then_some(())
+    })
+    .await;
+}

@@ -42,7 +42,7 @@ mod tests {
         let ServerMessage::Snapshot {
             version: v,
             snapshot,
-        } = dec.next().unwrap().unwrap();
+        } = dec.decode().unwrap().unwrap();
         assert_eq!(v, version);
         assert_eq!(snapshot, Snapshot::default());
     }

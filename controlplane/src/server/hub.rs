@@ -23,7 +23,7 @@ pub type FrameTx = watch::Sender<Option<Bytes>>;
 #[derive(Debug)]
 pub enum Cmd {
     Connect {
-        node: NodeIdentity,
+        node: Box<NodeIdentity>,
         conn: u64,
         tx: FrameTx,
     },
@@ -140,7 +140,7 @@ impl Hub {
                     id,
                     Entry {
                         workload: workload_of(&node),
-                        node,
+                        node: *node,
                         conn,
                         tx: Some(tx),
                         sent: Vec::new(),

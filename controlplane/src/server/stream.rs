@@ -67,7 +67,16 @@ pub async fn handle(ctx: Arc<StreamCtx>, req: Request<Incoming>) -> Response<Bod
     let id = node.id();
     let conn = ctx.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = watch::channel(None);
-    if ctx.hub.send(Cmd::Connect { node, conn, tx }).await.is_err() {
+    if ctx
+        .hub
+        .send(Cmd::Connect {
+            node: Box::new(node),
+            conn,
+            tx,
+        })
+        .await
+        .is_err()
+    {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "the control plane is shutting down",
@@ -159,7 +168,7 @@ async fn next_message(
     dec: &mut FrameDecoder,
 ) -> Result<Option<ProxyMessage>, String> {
     loop {
-        if let Some(m) = dec.next().map_err(|e| e.to_string())? {
+        if let Some(m) = dec.decode().map_err(|e| e.to_string())? {
             return Ok(Some(m));
         }
         match body.frame().await {

@@ -106,7 +106,7 @@ pub async fn run(
     let mut dec = FrameDecoder::new();
     loop {
         let msg = dec
-            .next::<ServerMessage>()
+            .decode::<ServerMessage>()
             .map_err(|source| SessionError::Frame { addr, source })?;
         let Some(ServerMessage::Snapshot {
             version,
