@@ -5,7 +5,9 @@
 //!   routing, and `/debug/proxies` / `/debug/resources` say so;
 //! - `kill -9` of the control plane leaves traffic flowing; a restart on the same state
 //!   directory brings the proxies back (reconnect, resync, same versions) with every applied
-//!   resource still stored.
+//!   resource still stored;
+//! - a proxy gone for longer than the grace period has its endpoints withdrawn;
+//! - the config API is all-or-nothing, deletes by kind/namespace/name; SIGTERM exits 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod push_support;
@@ -22,6 +24,7 @@ async fn applied_routing_reaches_every_proxy_and_survives_a_control_plane_crash(
     let ids = [v1.id(), v2.id()];
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     cp.wait_synced(&ids, 0).await;
+    assert!(v1.client.proxy().is_some() && v1.client.status().connected);
 
     // Everything to v2, from reviews-v1's outbound listener.
     let got = cp.apply("reviews.yaml", &reviews_to("v2")).await;

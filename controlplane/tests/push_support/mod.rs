@@ -82,6 +82,25 @@ impl ControlPlane {
         }
     }
 
+    /// SIGTERM, by PID; the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let pid = c.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = c.kill();
+                panic!("mesh-controlplane did not exit on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A bootstrap token for `namespace`/`sa`, from the state directory's CA key.
     pub fn token(&self, namespace: &str, sa: &str) -> String {
         let tokens = TokenAuthority::load_or_create(&self.state.join("ca")).unwrap();

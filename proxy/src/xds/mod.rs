@@ -187,6 +187,11 @@ impl Applier {
         }
     }
 
+    /// The proxy, once the first snapshot started it.
+    pub fn proxy(&self) -> Option<Arc<Proxy>> {
+        self.proxy.clone()
+    }
+
     fn admin_addrs(&self) -> Vec<SocketAddr> {
         [
             self.opts.admin_addr,

@@ -127,9 +127,11 @@ pub async fn run(
         snapshot.version = version.clone();
         let reply = match applier.apply(snapshot).await {
             Ok(()) => {
+                let proxy = applier.proxy();
                 status.send_modify(|s| {
                     s.applied = Some(version.clone());
                     s.last_error = None;
+                    s.proxy = proxy;
                 });
                 ProxyMessage::Ack { version }
             }
