@@ -69,6 +69,7 @@ struct Entry {
     acked: Option<(String, u64)>,
     nack: Option<String>,
     connected_since: u64,
+    pushes: u64,
     warnings: Vec<String>,
 }
 
@@ -147,6 +148,7 @@ impl Hub {
                         acked: None,
                         nack: None,
                         connected_since: unix_now(),
+                        pushes: 0,
                         warnings: Vec::new(),
                     },
                 );
@@ -254,6 +256,7 @@ impl Hub {
                 .clone();
             tracing::debug!(proxy = %id, %version, revision, "pushing snapshot");
             tx.send_replace(Some(frame));
+            e.pushes += 1;
             e.sent.push((version, revision));
             if e.sent.len() > 8 {
                 e.sent.remove(0);
@@ -284,6 +287,7 @@ impl Hub {
                     acked_revision: e.acked.as_ref().map(|(_, r)| *r),
                     error: e.nack.clone(),
                     connected_since: e.connected_since,
+                    pushes: e.pushes,
                     admin: e.node.admin,
                     warnings: e.warnings.clone(),
                 }

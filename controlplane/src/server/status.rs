@@ -38,6 +38,8 @@ pub struct ProxyStatus {
     pub error: Option<String>,
     /// Unix seconds when the current (or last) stream opened.
     pub connected_since: u64,
+    /// Snapshots sent on the current stream (pushes are debounced and deduplicated).
+    pub pushes: u64,
     /// The proxy's admin server, when it told us.
     pub admin: Option<SocketAddr>,
     /// Problems translating its snapshot (rules naming unknown hosts, ...).
