@@ -5,11 +5,14 @@
 //! - [`session`]: one stream, from connect to its end.
 //! - [`backoff`]: reconnect delays (100 ms .. 5 s, jittered).
 //! - [`pending`]: the `503 NOT READY` admin ports before the first snapshot.
+//! - `fake` (feature `testing`): a scriptable control plane for tests.
 //!
 //! When the control plane is down the proxy keeps serving its last good snapshot and
 //! reconnects; the control plane resends the current snapshot on every new stream.
 
 pub mod backoff;
+#[cfg(any(test, feature = "testing"))]
+pub mod fake;
 pub mod pending;
 pub mod session;
 
