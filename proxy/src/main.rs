@@ -26,10 +26,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve a static config snapshot, reloading it on change or SIGHUP.
+    /// Serve a static config snapshot, reloading it on change or SIGHUP; or, with
+    /// --control-plane, the snapshots a control plane pushes.
     ///
-    /// Example:
+    /// Examples:
     ///   mesh-proxy run --config proxy.yaml --admin-addr 127.0.0.1:15000
+    ///   mesh-proxy run --control-plane 127.0.0.1:15010 --token-file t --workload-file w.yaml
     Run(RunArgs),
 }
 
@@ -39,6 +41,7 @@ struct RunArgs {
     /// The snapshot file (YAML or JSON): listeners, routes, clusters, endpoints.
     #[arg(long, short = 'c', env = "MESH_PROXY_CONFIG")]
     config: Option<PathBuf>,
+    /// Control-plane mode: --control-plane, --token-file, --workload-file.
     #[command(flatten)]
     xds: mesh_proxy::xds::XdsArgs,
     /// Admin server: /config_dump, /logging, /stats/prometheus, /healthz/ready.
@@ -138,28 +141,27 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
         let hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
-        let opts = ProxyOptions {
-            admin_addr: Some(args.admin_addr),
-            stats_addr: Some(args.stats_addr),
-            health_addr: Some(args.health_addr),
-            access_log: args.access_log.clone(),
-            log_control: Some(Arc::new(Logs(handle))),
-            header_read_timeout: None,
-        };
 
         // ---- control-plane mode (config push): begin ----
         if let Some(control_plane) = args.xds.control_plane {
             use mesh_proxy::xds::{self, Client, ClientOptions};
-            // clap guarantees both files with --control-plane.
+            // clap requires both files with --control-plane.
             let workload = args.xds.workload_file.clone().unwrap_or_default();
             let token = args.xds.token_file.clone().unwrap_or_default();
-            let mut copts = ClientOptions::new(
+            let mut opts = ClientOptions::new(
                 control_plane,
                 xds::read_workload(&workload)?,
                 xds::read_token(&token)?,
             );
-            copts.proxy = opts;
-            let client = Client::start(copts);
+            opts.proxy = ProxyOptions {
+                admin_addr: Some(args.admin_addr),
+                stats_addr: Some(args.stats_addr),
+                health_addr: Some(args.health_addr),
+                access_log: args.access_log.clone(),
+                log_control: Some(Arc::new(Logs(handle))),
+                header_read_timeout: None,
+            };
+            let client = Client::start(opts);
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
@@ -171,20 +173,29 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             tracing::info!("drained, exiting");
             return Ok(());
         }
-        let config = args.config.clone().unwrap_or_default();
+        // clap requires --config without --control-plane.
+        let config_path = args.config.clone().unwrap_or_default();
         // ---- control-plane mode (config push): end ----
 
         // The bytes read here are the baseline for change detection, so an edit made while
         // starting is still picked up.
-        let text = std::fs::read(&config).map_err(|source| config::ConfigError::Read {
-            path: config.clone(),
+        let text = std::fs::read(&config_path).map_err(|source| config::ConfigError::Read {
+            path: config_path.clone(),
             source,
         })?;
-        let snapshot = config::parse(&config, &String::from_utf8_lossy(&text))?;
+        let snapshot = config::parse(&config_path, &String::from_utf8_lossy(&text))?;
+        let opts = ProxyOptions {
+            admin_addr: Some(args.admin_addr),
+            stats_addr: Some(args.stats_addr),
+            health_addr: Some(args.health_addr),
+            access_log: args.access_log.clone(),
+            log_control: Some(Arc::new(Logs(handle))),
+            header_read_timeout: None,
+        };
         let proxy = Proxy::start(snapshot, opts).await?;
         tokio::spawn(watch_config(
             proxy.clone(),
-            config,
+            config_path,
             text,
             hup,
             args.watch_interval.as_std(),
