@@ -5,7 +5,8 @@
 //!   routing, and `/debug/proxies` / `/debug/resources` say so;
 //! - `kill -9` of the control plane leaves traffic flowing; a restart on the same state
 //!   directory brings the proxies back (reconnect, resync, same versions) with every applied
-//!   resource still stored;
+//!   resource still stored, and the remembered registry keeps cross-proxy traffic intact
+//!   while they reconnect;
 //! - a proxy gone for longer than the grace period has its endpoints withdrawn;
 //! - the config API is all-or-nothing, deletes by kind/namespace/name; SIGTERM exits 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -75,6 +76,23 @@ async fn applied_routing_reaches_every_proxy_and_survives_a_control_plane_crash(
     cp.restart().await;
     let stored = cp.json("/apis/resources").await;
     assert_eq!(stored.as_array().unwrap().len(), 2, "{stored}");
+    // The registry is remembered: both proxies are known at once (DISCONNECTED, in grace)
+    // so whichever reconnects first still gets the other's endpoints, and traffic across
+    // proxies never fails during the resync.
+    assert!(cp.proxy(ids[1]).await.is_some(), "reviews-v2 remembered");
+    eventually(WAIT, "both proxies resynced", || async {
+        assert_eq!(
+            reviews_via(v2.outbound()).await.as_deref(),
+            Some("reviews-v1"),
+            "traffic from reviews-v2 to reviews-v1 during the resync"
+        );
+        for id in &ids {
+            let p = cp.proxy(id).await?;
+            (p["state"] == "SYNCED").then_some(())?;
+        }
+        Some(())
+    })
+    .await;
     cp.wait_synced(&ids, rev).await;
     let after = cp.proxy(ids[0]).await.unwrap()["versionAcked"].clone();
     assert_eq!(

@@ -53,6 +53,7 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
     let opts = HubOptions {
         debounce: Duration::from_millis(300),
         grace: Duration::from_secs(5),
+        registry_file: None,
     };
     tokio::spawn(hub::run(
         store.clone(),

@@ -103,6 +103,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         let opts = HubOptions {
             debounce: args.debounce.as_std(),
             grace: args.grace.as_std(),
+            registry_file: Some(args.state_dir.join(server::persist::REGISTRY_FILE)),
         };
         let bound = server::serve(store, tokens, xds, monitoring, opts, stop_rx).await?;
         tracing::info!(xds = %bound.xds, monitoring = %bound.monitoring, "control plane serving");

@@ -49,13 +49,16 @@ pub enum Cmd {
     },
 }
 
-/// Timing knobs.
-#[derive(Clone, Copy, Debug)]
+/// Timing knobs, and where the registry is remembered.
+#[derive(Clone, Debug)]
 pub struct HubOptions {
     /// Changes within this window are pushed together.
     pub debounce: Duration,
     /// How long a disconnected proxy's endpoints stay in the registry.
     pub grace: Duration,
+    /// Where connected proxies are remembered across restarts
+    /// ([`super::persist`]); None: not remembered.
+    pub registry_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -89,6 +92,8 @@ pub async fn run<S: ConfigStore + 'static>(
         opts,
         tx,
     };
+    hub.remember();
+    status.send_replace(Arc::new(hub.status()));
     loop {
         let deadline = hub.deadline;
         let due = async move {
@@ -124,6 +129,46 @@ struct Hub {
 }
 
 impl Hub {
+    /// Loads the proxies remembered from before a restart as DISCONNECTED, in grace.
+    fn remember(&mut self) {
+        let Some(path) = self.opts.registry_file.clone() else {
+            return;
+        };
+        for node in super::persist::load(&path) {
+            let id = node.id();
+            self.entries.insert(
+                id.clone(),
+                Entry {
+                    workload: workload_of(&node),
+                    node,
+                    conn: 0,
+                    tx: None,
+                    sent: Vec::new(),
+                    acked: None,
+                    nack: None,
+                    connected_since: 0,
+                    pushes: 0,
+                    warnings: Vec::new(),
+                },
+            );
+            self.expire_later(id, 0);
+        }
+    }
+
+    fn save(&self) {
+        if let Some(path) = &self.opts.registry_file {
+            super::persist::save(path, self.entries.values().map(|e| &e.node));
+        }
+    }
+
+    fn expire_later(&self, id: String, conn: u64) {
+        let (tx, grace) = (self.tx.clone(), self.opts.grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let _ = tx.send(Cmd::Expire { id, conn }).await;
+        });
+    }
+
     fn dirty(&mut self) {
         if self.deadline.is_none() {
             self.deadline = Some(Instant::now() + self.opts.debounce);
@@ -152,6 +197,7 @@ impl Hub {
                         warnings: Vec::new(),
                     },
                 );
+                self.save();
                 self.dirty();
             }
             Cmd::Ack { id, conn, version } => {
@@ -181,11 +227,7 @@ impl Hub {
                 if let Some(e) = self.entry(&id, conn) {
                     tracing::info!(proxy = %id, conn, "proxy disconnected");
                     e.tx = None;
-                    let (tx, grace) = (self.tx.clone(), self.opts.grace);
-                    tokio::spawn(async move {
-                        tokio::time::sleep(grace).await;
-                        let _ = tx.send(Cmd::Expire { id, conn }).await;
-                    });
+                    self.expire_later(id, conn);
                 }
             }
             Cmd::Expire { id, conn } => {
@@ -196,6 +238,7 @@ impl Hub {
                 {
                     tracing::info!(proxy = %id, "grace period over: endpoints withdrawn");
                     self.entries.remove(&id);
+                    self.save();
                     self.dirty();
                 }
             }

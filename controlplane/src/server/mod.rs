@@ -4,6 +4,7 @@
 //! - [`hub`]: the one owner of connected proxies and the registry they form; recomputes
 //!   snapshots (debounced) on store or registry changes and sends only what changed.
 //! - [`frame`]: content-hash versions and snapshot frames serialized once.
+//! - [`persist`]: connected proxies remembered across restarts, so reconnects do not flap.
 //! - [`status`]: SYNCED / STALE / NACKED / DISCONNECTED, and per-resource ACK counts.
 //! - [`monitor`]: the monitoring port: `/debug/*` and the config API `/apis/*`.
 //!
@@ -13,6 +14,7 @@
 pub mod frame;
 pub mod hub;
 pub mod monitor;
+pub mod persist;
 pub mod status;
 pub mod stream;
 
@@ -56,7 +58,7 @@ pub async fn serve<S: ConfigStore + 'static>(
     let (status_tx, status_rx) = watch::channel(Arc::new(Vec::new()));
     tokio::spawn(hub::run(
         store.clone(),
-        opts,
+        opts.clone(),
         cmd_tx.clone(),
         cmd_rx,
         status_tx,
