@@ -29,7 +29,9 @@ async fn unappliable_snapshot_is_nacked_while_traffic_flows() {
     let dir = tempfile::tempdir().unwrap();
     let cp = ControlPlane::start(dir.path()).await;
     let good = sidecar(&cp, "reviews", "v1").await;
-    cp.wait_synced(&[&good.id()], 0).await;
+    // Traffic goes to reviews-v1 (the bad proxy's endpoint would refuse connections).
+    cp.apply("r.yaml", &reviews_to("v1")).await;
+    cp.wait_synced(&[&good.id()], revision(&cp).await).await;
 
     // reviews-v2's outbound address is held by someone else.
     let squatter = std::net::TcpListener::bind(free_addr()).unwrap();
@@ -49,9 +51,12 @@ async fn unappliable_snapshot_is_nacked_while_traffic_flows() {
     let (status, text) = ready_status(admin).await.expect("not-ready admin port");
     assert_eq!(status, 503);
     assert!(text.contains("NOT READY"), "{text}");
-    // The other proxy still routes, including to reviews-v2's inbound side (registered).
+    // The other proxy still routes.
     for _ in 0..4 {
-        assert!(reviews_via(good.outbound()).await.is_some());
+        assert_eq!(
+            reviews_via(good.outbound()).await.as_deref(),
+            Some("reviews-v1")
+        );
     }
 
     // The port frees up; the next push is applied and the proxy becomes ready.
