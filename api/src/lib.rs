@@ -5,6 +5,7 @@
 //!   multi-document YAML and validated with file/line/column/field-path diagnostics.
 //! - [`snapshot`]: the configuration a proxy runs on (listeners, routes, clusters, endpoints).
 //!   The proxy reads it from a file in static mode; the control plane pushes it later.
+//! - [`xds`]: the control plane <-> proxy config stream: messages and framing.
 //! - [`duration`] and [`matcher`]: small value types both of the above use.
 //!
 //! This crate does no IO and links neither kube nor tokio.
@@ -13,6 +14,7 @@ pub mod duration;
 pub mod istio;
 pub mod matcher;
 pub mod snapshot;
+pub mod xds;
 
 pub use duration::Duration;
 pub use matcher::StringMatch;

@@ -14,6 +14,7 @@
 //! - [`tcp`]: plain TCP forwarding.
 //! - [`metrics`], [`access_log`], [`admin`].
 //! - [`proxy`]: start, apply, drain; [`config`]: reading snapshot files.
+//! - [`xds`]: control-plane mode: the config stream client (hello, apply, ACK/NACK, reconnect).
 
 pub mod access_log;
 pub mod admin;
@@ -27,6 +28,7 @@ pub mod route;
 pub mod runtime;
 pub mod tcp;
 pub mod upstream;
+pub mod xds;
 
 pub use proxy::{ApplyError, Proxy, ProxyOptions, StartError};
 

@@ -26,18 +26,24 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve a static config snapshot, reloading it on change or SIGHUP.
+    /// Serve a static config snapshot, reloading it on change or SIGHUP; or, with
+    /// --control-plane, the snapshots a control plane pushes.
     ///
-    /// Example:
+    /// Examples:
     ///   mesh-proxy run --config proxy.yaml --admin-addr 127.0.0.1:15000
+    ///   mesh-proxy run --control-plane 127.0.0.1:15010 --token-file t --workload-file w.yaml
     Run(RunArgs),
 }
 
 #[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["config", "control_plane"]))]
 struct RunArgs {
     /// The snapshot file (YAML or JSON): listeners, routes, clusters, endpoints.
     #[arg(long, short = 'c', env = "MESH_PROXY_CONFIG")]
-    config: PathBuf,
+    config: Option<PathBuf>,
+    /// Control-plane mode: --control-plane, --token-file, --workload-file.
+    #[command(flatten)]
+    xds: mesh_proxy::xds::XdsArgs,
     /// Admin server: /config_dump, /logging, /stats/prometheus, /healthz/ready.
     #[arg(long, default_value = "127.0.0.1:15000")]
     admin_addr: SocketAddr,
@@ -135,13 +141,49 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
         let hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+
+        // ---- control-plane mode (config push): begin ----
+        if let Some(control_plane) = args.xds.control_plane {
+            use mesh_proxy::xds::{self, Client, ClientOptions};
+            // clap requires both files with --control-plane.
+            let workload = args.xds.workload_file.clone().unwrap_or_default();
+            let token = args.xds.token_file.clone().unwrap_or_default();
+            let mut opts = ClientOptions::new(
+                control_plane,
+                xds::read_workload(&workload)?,
+                xds::read_token(&token)?,
+            );
+            opts.proxy = ProxyOptions {
+                admin_addr: Some(args.admin_addr),
+                stats_addr: Some(args.stats_addr),
+                health_addr: Some(args.health_addr),
+                access_log: args.access_log.clone(),
+                log_control: Some(Arc::new(Logs(handle))),
+                header_read_timeout: None,
+            };
+            let client = Client::start(opts);
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            tracing::info!("draining");
+            if let Some(proxy) = client.proxy() {
+                proxy.drain(args.drain_timeout.as_std()).await;
+            }
+            tracing::info!("drained, exiting");
+            return Ok(());
+        }
+        // clap requires --config without --control-plane.
+        let config_path = args.config.clone().unwrap_or_default();
+        // ---- control-plane mode (config push): end ----
+
         // The bytes read here are the baseline for change detection, so an edit made while
         // starting is still picked up.
-        let text = std::fs::read(&args.config).map_err(|source| config::ConfigError::Read {
-            path: args.config.clone(),
+        let text = std::fs::read(&config_path).map_err(|source| config::ConfigError::Read {
+            path: config_path.clone(),
             source,
         })?;
-        let snapshot = config::parse(&args.config, &String::from_utf8_lossy(&text))?;
+        let snapshot = config::parse(&config_path, &String::from_utf8_lossy(&text))?;
         let opts = ProxyOptions {
             admin_addr: Some(args.admin_addr),
             stats_addr: Some(args.stats_addr),
@@ -153,7 +195,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         let proxy = Proxy::start(snapshot, opts).await?;
         tokio::spawn(watch_config(
             proxy.clone(),
-            args.config.clone(),
+            config_path,
             text,
             hup,
             args.watch_interval.as_std(),

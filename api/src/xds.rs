@@ -1,0 +1,247 @@
+//! The control plane <-> proxy config protocol (DESIGN.md data flow 2). Types and framing
+//! only; no IO.
+//!
+//! # Transport
+//! One long-lived HTTP/2 stream (h2c on the control plane's 15010 today; TLS on 15012 will
+//! wrap the same stream): the proxy sends `POST` [`STREAM_PATH`] whose *request body* carries
+//! its messages ([`ProxyMessage`]), and the control plane answers `200` with a *response
+//! body* carrying snapshots ([`ServerMessage`]). A refused proxy (bad bootstrap token,
+//! malformed hello) gets a `4xx` with a plain-text reason instead, and no config.
+//!
+//! # Framing
+//! Newline-delimited JSON ([`CONTENT_TYPE`]): each message is one JSON object on one line.
+//! JSON escapes newlines inside strings, so `\n` can only end a frame. A frame longer than
+//! [`MAX_FRAME`] is an error (the peer is broken or hostile), reported by [`FrameDecoder`]
+//! with its size; the receiver closes the stream. Blank lines are ignored.
+//!
+//! # Conversation
+//! 1. proxy: [`ProxyMessage::Hello`] (identity, addresses, bootstrap token), once, first.
+//! 2. control plane: [`ServerMessage::Snapshot`] whenever this proxy's snapshot changes
+//!    (including at once after the hello, and again after every reconnect).
+//! 3. proxy: [`ProxyMessage::Ack`] once a version is applied, [`ProxyMessage::Nack`] with the
+//!    error when it was rejected (the proxy keeps serving its last good snapshot).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::Snapshot;
+
+/// The HTTP path of the config stream.
+pub const STREAM_PATH: &str = "/mesh.config.v1/stream";
+/// The content type of both bodies.
+pub const CONTENT_TYPE: &str = "application/x-ndjson";
+/// The largest frame either side accepts, newline excluded (16 MiB: far above any real
+/// snapshot, small enough that a broken peer cannot exhaust memory).
+pub const MAX_FRAME: usize = 16 << 20;
+
+/// Who a proxy is and where its pieces listen: what the control plane registers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeIdentity {
+    /// Instance name, unique in its namespace (`reviews-v2-0`).
+    pub name: String,
+    /// Workload name for metrics (`reviews-v2`); defaults to `name`.
+    #[serde(default)]
+    pub workload: String,
+    /// The service it serves (`reviews`).
+    pub service: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    #[serde(default = "default_service_account")]
+    pub service_account: String,
+    /// `app`, `version`, ...: DestinationRule subsets select on these.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ports: Vec<NodePort>,
+    /// The sidecar's inbound listener, where other sidecars reach this workload.
+    pub inbound: SocketAddr,
+    /// The sidecar's explicit outbound listener (the app's `HTTP_PROXY`).
+    pub outbound: SocketAddr,
+    /// Where the application listens.
+    pub app: SocketAddr,
+    /// The proxy's admin server, for `meshctl` and the control plane's scrapes.
+    #[serde(default)]
+    pub admin: Option<SocketAddr>,
+    /// The proxy's merged metrics server.
+    #[serde(default)]
+    pub stats: Option<SocketAddr>,
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+fn default_service_account() -> String {
+    "default".into()
+}
+
+/// One service port; the protocol follows Istio's port naming (`http`, `http-web`, `grpc`,
+/// `tcp-db`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodePort {
+    pub name: String,
+    pub port: u16,
+    /// The app's port; defaults to `port`.
+    #[serde(default)]
+    pub target_port: Option<u16>,
+}
+
+impl NodeIdentity {
+    /// `name.namespace`, the proxy's id in status reports (as Istio's `proxy-status`).
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.name, self.namespace)
+    }
+}
+
+/// Proxy -> control plane.
+// The hello is bigger than an ACK, but messages are decoded once and never stored in bulk.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ProxyMessage {
+    /// First message: who the proxy is, and its bootstrap proof.
+    Hello {
+        node: NodeIdentity,
+        /// The bootstrap token `meshctl` wrote for this workload.
+        token: String,
+    },
+    /// `version` was applied and is being served.
+    Ack { version: String },
+    /// `version` was rejected; the proxy serves its previous snapshot.
+    Nack { version: String, error: String },
+}
+
+/// Control plane -> proxy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ServerMessage {
+    /// A complete snapshot to apply atomically; `version` equals `snapshot.version`.
+    Snapshot { version: String, snapshot: Snapshot },
+}
+
+/// A frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("config stream frame of over {size} bytes exceeds the {MAX_FRAME}-byte limit; the peer is misbehaving, reconnect")]
+    TooLarge { size: usize },
+    #[error("malformed config stream frame: {0} (are both sides the same meshctl version?)")]
+    Json(#[from] serde_json::Error),
+}
+
+/// One message as a frame: its JSON and a newline.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = serde_json::to_vec(message)?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// Splits a byte stream into frames: feed chunks with [`FrameDecoder::push`], then take
+/// messages with [`FrameDecoder::decode`] until it returns `Ok(None)`.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already searched for a newline.
+    scanned: usize,
+}
+
+impl FrameDecoder {
+    pub fn new() -> FrameDecoder {
+        FrameDecoder::default()
+    }
+
+    /// Appends received bytes.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The next complete message, `Ok(None)` when more bytes are needed.
+    pub fn decode<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+        loop {
+            let Some(end) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') else {
+                self.scanned = self.buf.len();
+                if self.buf.len() > MAX_FRAME {
+                    return Err(FrameError::TooLarge {
+                        size: self.buf.len(),
+                    });
+                }
+                return Ok(None);
+            };
+            let end = self.scanned + end;
+            if end > MAX_FRAME {
+                return Err(FrameError::TooLarge { size: end });
+            }
+            let line: Vec<u8> = self.buf.drain(..=end).collect();
+            self.scanned = 0;
+            let line = line.trim_ascii();
+            if line.is_empty() {
+                continue;
+            }
+            return Ok(Some(serde_json::from_slice(line)?));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_across_chunk_boundaries() {
+        let msgs = vec![
+            ProxyMessage::Ack {
+                version: "a\nb".into(),
+            },
+            ProxyMessage::Nack {
+                version: "2".into(),
+                error: "listener 127.0.0.1:1 in use".into(),
+            },
+        ];
+        let mut bytes = Vec::new();
+        for m in &msgs {
+            bytes.extend(encode(m).unwrap());
+        }
+        bytes.extend(b"\n\n");
+        let mut dec = FrameDecoder::new();
+        let mut got = Vec::new();
+        for chunk in bytes.chunks(3) {
+            dec.push(chunk);
+            while let Some(m) = dec.decode::<ProxyMessage>().unwrap() {
+                got.push(m);
+            }
+        }
+        assert_eq!(got, msgs);
+    }
+
+    #[test]
+    fn oversized_and_malformed_frames_are_errors() {
+        let mut dec = FrameDecoder::new();
+        dec.push(&vec![b'x'; MAX_FRAME + 1]);
+        assert!(matches!(
+            dec.decode::<ProxyMessage>(),
+            Err(FrameError::TooLarge { .. })
+        ));
+        let mut dec = FrameDecoder::new();
+        dec.push(b"{\"type\":\"bogus\"}\n");
+        assert!(matches!(
+            dec.decode::<ProxyMessage>(),
+            Err(FrameError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn hello_reads_from_yaml_with_defaults() {
+        let node: NodeIdentity = serde_json::from_str(
+            r#"{"name":"reviews-v1-0","service":"reviews","inbound":"127.0.0.1:15006",
+                "outbound":"127.0.0.1:15001","app":"127.0.0.1:9080",
+                "ports":[{"name":"http","port":9080}]}"#,
+        )
+        .unwrap();
+        assert_eq!(node.namespace, "default");
+        assert_eq!(node.id(), "reviews-v1-0.default");
+    }
+}

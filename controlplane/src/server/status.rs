@@ -1,0 +1,90 @@
+//! Per-proxy sync state as the monitoring API reports it (`GET /debug/proxies`), and the
+//! per-resource view (`GET /debug/resources`). Plain data, computed by the hub.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::store::Stored;
+
+/// Where a proxy's config stands (Istio's `proxy-status` columns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncState {
+    /// The proxy acknowledged the latest version sent to it.
+    Synced,
+    /// A version was sent (or is being computed) and not acknowledged yet.
+    Stale,
+    /// The proxy rejected the latest version it was sent; `error` says why.
+    Nacked,
+    /// The stream is gone; its endpoints stay in the registry for the grace period.
+    Disconnected,
+}
+
+/// One proxy's line in `/debug/proxies`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyStatus {
+    /// `name.namespace`.
+    pub id: String,
+    pub state: SyncState,
+    /// The latest version sent, if any.
+    pub version_sent: Option<String>,
+    /// The latest version the proxy ACKed, if any.
+    pub version_acked: Option<String>,
+    /// The store revision the ACKed version was computed from.
+    pub acked_revision: Option<u64>,
+    /// The NACK's error, while the proxy is NACKED.
+    pub error: Option<String>,
+    /// Unix seconds when the current (or last) stream opened.
+    pub connected_since: u64,
+    /// Snapshots sent on the current stream (pushes are debounced and deduplicated).
+    pub pushes: u64,
+    /// The proxy's admin server, when it told us.
+    pub admin: Option<SocketAddr>,
+    /// Problems translating its snapshot (rules naming unknown hosts, ...).
+    pub warnings: Vec<String>,
+}
+
+/// One resource's line in `/debug/resources`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub generation: u64,
+    /// The store revision that last changed it.
+    pub revision: u64,
+    /// Connected proxies whose ACKed snapshot was computed at or after `revision`, so it
+    /// includes this version of the resource.
+    pub proxies_acked: usize,
+    /// Connected proxies.
+    pub proxies_connected: usize,
+}
+
+/// The per-resource view from the stored resources and the proxies' states.
+pub fn resources(
+    stored: &[std::sync::Arc<Stored>],
+    proxies: &[ProxyStatus],
+) -> Vec<ResourceStatus> {
+    let connected: Vec<&ProxyStatus> = proxies
+        .iter()
+        .filter(|p| p.state != SyncState::Disconnected)
+        .collect();
+    stored
+        .iter()
+        .map(|s| ResourceStatus {
+            kind: s.key.kind.to_string(),
+            namespace: s.key.namespace.clone(),
+            name: s.key.name.clone(),
+            generation: s.generation,
+            revision: s.updated_revision,
+            proxies_acked: connected
+                .iter()
+                .filter(|p| p.acked_revision.is_some_and(|r| r >= s.updated_revision))
+                .count(),
+            proxies_connected: connected.len(),
+        })
+        .collect()
+}

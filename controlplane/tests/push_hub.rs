@@ -1,0 +1,144 @@
+//! The hub in-process, with a memory store and a fake stream: pushes are debounced (a burst
+//! of changes is one push), a config change that does not change a proxy's snapshot is not
+//! pushed, and ACK/NACK move the proxy through STALE, SYNCED and NACKED.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesh_api::xds::{FrameDecoder, NodeIdentity, NodePort, ServerMessage};
+use mesh_controlplane::server::hub::{self, Cmd, HubOptions};
+use mesh_controlplane::server::status::{ProxyStatus, SyncState};
+use mesh_controlplane::store::{ConfigStore, MemoryStore};
+use mesh_proxy::testing::eventually;
+use tokio::sync::{mpsc, watch};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn node() -> NodeIdentity {
+    NodeIdentity {
+        name: "reviews-v1-0".into(),
+        workload: String::new(),
+        service: "reviews".into(),
+        namespace: "default".into(),
+        service_account: "reviews".into(),
+        labels: [("version".to_string(), "v1".to_string())].into(),
+        ports: vec![NodePort {
+            name: "http".into(),
+            port: 9080,
+            target_port: None,
+        }],
+        inbound: "127.0.0.1:15006".parse().unwrap(),
+        outbound: "127.0.0.1:15001".parse().unwrap(),
+        app: "127.0.0.1:9080".parse().unwrap(),
+        admin: None,
+        stats: None,
+    }
+}
+
+fn vs(name: &str, timeout: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: {name}}}\n\
+         spec:\n  hosts: [reviews]\n  http:\n    - timeout: {timeout}\n      route:\n        \
+         - destination: {{host: reviews}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() {
+    let store = Arc::new(MemoryStore::new());
+    let (tx, rx) = mpsc::channel(64);
+    let (status_tx, status) = watch::channel(Arc::new(Vec::<ProxyStatus>::new()));
+    let (_stop, stop_rx) = watch::channel(false);
+    let opts = HubOptions {
+        debounce: Duration::from_millis(300),
+        grace: Duration::from_secs(5),
+        registry_file: None,
+    };
+    tokio::spawn(hub::run(
+        store.clone(),
+        opts,
+        tx.clone(),
+        rx,
+        status_tx,
+        stop_rx,
+    ));
+    let me = |status: &watch::Receiver<Arc<Vec<ProxyStatus>>>| status.borrow().first().cloned();
+
+    let (frames, mut frames_rx) = watch::channel(None);
+    tx.send(Cmd::Connect {
+        node: Box::new(node()),
+        conn: 1,
+        tx: frames,
+    })
+    .await
+    .unwrap();
+    let first = eventually(WAIT, "the first push", || async {
+        me(&status).filter(|p| p.pushes == 1)
+    })
+    .await;
+    assert_eq!(first.state, SyncState::Stale);
+    let frame = frames_rx.borrow_and_update().clone().unwrap();
+    let mut dec = FrameDecoder::new();
+    dec.push(&frame);
+    let ServerMessage::Snapshot { version, snapshot } = dec.decode().unwrap().unwrap();
+    assert_eq!(Some(&version), first.version_sent.as_ref());
+    assert_eq!(snapshot.node.workload, "reviews-v1-0");
+
+    // ACK: SYNCED. A burst of five changes inside the debounce window: one push.
+    tx.send(Cmd::Ack {
+        id: "reviews-v1-0.default".into(),
+        conn: 1,
+        version: version.clone(),
+    })
+    .await
+    .unwrap();
+    eventually(WAIT, "SYNCED", || async {
+        me(&status).filter(|p| p.state == SyncState::Synced)
+    })
+    .await;
+    for t in ["1s", "2s", "3s", "4s", "5s"] {
+        store
+            .apply_yaml("vs.yaml", &vs("reviews", t))
+            .await
+            .unwrap();
+    }
+    let second = eventually(WAIT, "the second push", || async {
+        me(&status).filter(|p| p.pushes == 2)
+    })
+    .await;
+    assert_eq!(second.state, SyncState::Stale);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(me(&status).unwrap().pushes, 2, "the burst was pushed once");
+
+    // NACK of the current version: NACKED with the error.
+    let v2 = second.version_sent.clone().unwrap();
+    tx.send(Cmd::Nack {
+        id: "reviews-v1-0.default".into(),
+        conn: 1,
+        version: v2,
+        error: "boom".into(),
+    })
+    .await
+    .unwrap();
+    let nacked = eventually(WAIT, "NACKED", || async {
+        me(&status).filter(|p| p.state == SyncState::Nacked)
+    })
+    .await;
+    assert_eq!(nacked.error.as_deref(), Some("boom"));
+
+    // A change that leaves this proxy's snapshot as it is (a PeerAuthentication is not part of
+    // sidecar snapshots yet) bumps the revision but is not pushed.
+    let rev = store.revision();
+    store
+        .apply_yaml("pa.yaml", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default}\nspec: {mtls: {mode: STRICT}}\n")
+        .await
+        .unwrap();
+    assert!(store.revision() > rev);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        me(&status).unwrap().pushes,
+        2,
+        "identical snapshot not resent"
+    );
+}

@@ -1,0 +1,160 @@
+//! One config stream to the control plane: connect, hello, then apply every snapshot and
+//! ACK or NACK it. Returns when the stream ends; the caller reconnects.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream;
+use http::{header, Request, StatusCode};
+use http_body_util::{BodyExt, Limited, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use mesh_api::xds::{encode, FrameDecoder, ProxyMessage, ServerMessage, CONTENT_TYPE, STREAM_PATH};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::{Applier, Status};
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(
+        "cannot reach the control plane at {addr}: {source} (is mesh-controlplane running there?)"
+    )]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config stream to {addr} failed: {source}")]
+    Http {
+        addr: SocketAddr,
+        #[source]
+        source: hyper::Error,
+    },
+    #[error("the control plane at {addr} refused this proxy ({status}): {reason}")]
+    Refused {
+        addr: SocketAddr,
+        status: StatusCode,
+        reason: String,
+    },
+    #[error("bad frame on the config stream from {addr}: {source}")]
+    Frame {
+        addr: SocketAddr,
+        #[source]
+        source: mesh_api::xds::FrameError,
+    },
+    #[error("the control plane at {addr} closed the config stream")]
+    Closed { addr: SocketAddr },
+}
+
+/// Runs one session. `hello` is the encoded hello frame.
+pub async fn run(
+    addr: SocketAddr,
+    hello: Bytes,
+    applier: &mut Applier,
+    status: &tokio::sync::watch::Sender<Status>,
+) -> Result<(), SessionError> {
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|source| SessionError::Connect { addr, source })?;
+    let _ = tcp.set_nodelay(true);
+    let http = |source| SessionError::Http { addr, source };
+    let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(5)))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true)
+        .handshake(TokioIo::new(tcp))
+        .await
+        .map_err(http)?;
+    let driver = tokio::spawn(conn);
+    let _abort = AbortOnDrop(driver);
+
+    let (out, out_rx) = mpsc::channel::<Bytes>(16);
+    let _ = out.send(hello).await;
+    let body = StreamBody::new(Box::pin(stream::unfold(out_rx, |mut rx| async move {
+        let b = rx.recv().await?;
+        Some((Ok::<_, Infallible>(Frame::data(b)), rx))
+    })));
+    let req = Request::post(format!("http://{addr}{STREAM_PATH}"))
+        .header(header::CONTENT_TYPE, CONTENT_TYPE)
+        .body(body)
+        .map_err(|e| SessionError::Refused {
+            addr,
+            status: StatusCode::BAD_REQUEST,
+            reason: e.to_string(),
+        })?;
+    let resp = sender.send_request(req).await.map_err(http)?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let reason = match Limited::new(resp.into_body(), 64 << 10).collect().await {
+            Ok(b) => String::from_utf8_lossy(&b.to_bytes()).trim().to_string(),
+            Err(e) => format!("(unreadable reason: {e})"),
+        };
+        return Err(SessionError::Refused {
+            addr,
+            status,
+            reason,
+        });
+    }
+    status.send_modify(|s| s.connected = true);
+    tracing::info!(control_plane = %addr, "config stream open");
+    let mut body = resp.into_body();
+    let mut dec = FrameDecoder::new();
+    loop {
+        let msg = dec
+            .decode::<ServerMessage>()
+            .map_err(|source| SessionError::Frame { addr, source })?;
+        let Some(ServerMessage::Snapshot {
+            version,
+            mut snapshot,
+        }) = msg
+        else {
+            match body.frame().await {
+                None => return Err(SessionError::Closed { addr }),
+                Some(Err(e)) => return Err(http(e)),
+                Some(Ok(f)) => {
+                    if let Ok(data) = f.into_data() {
+                        dec.push(&data);
+                    }
+                }
+            }
+            continue;
+        };
+        snapshot.version = version.clone();
+        let reply = match applier.apply(snapshot).await {
+            Ok(()) => {
+                let proxy = applier.proxy();
+                status.send_modify(|s| {
+                    s.applied = Some(version.clone());
+                    s.last_error = None;
+                    s.proxy = proxy;
+                });
+                ProxyMessage::Ack { version }
+            }
+            Err(error) => {
+                status.send_modify(|s| s.last_error = Some(error.clone()));
+                ProxyMessage::Nack { version, error }
+            }
+        };
+        match encode(&reply) {
+            Ok(frame) => {
+                if out.send(Bytes::from(frame)).await.is_err() {
+                    return Err(SessionError::Closed { addr });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot encode a reply"),
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), hyper::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
