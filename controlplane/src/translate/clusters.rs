@@ -74,6 +74,7 @@ fn cluster(env: &Env<'_>, key: &ClusterKey, warnings: &mut Warnings) -> Cluster 
         load_balancer: Default::default(),
         connection_pool: Default::default(),
         outlier_detection: None,
+        tls: None,
     };
     // Unknown host: no endpoints (the route's warning was given when it was resolved).
     let Some(svc) = env.catalog.get(&key.host) else {

@@ -73,6 +73,8 @@ pub fn gateway(
             protocol: Protocol::Http,
             route_config: Some(name.clone()),
             cluster: None,
+            peer_authentication: None,
+            authorization: Vec::new(),
         });
         snapshot.routes.push(RouteConfig {
             name,

@@ -24,6 +24,7 @@ static PASSTHROUGH: LazyLock<Cluster> = LazyLock::new(|| Cluster {
     load_balancer: Default::default(),
     connection_pool: Default::default(),
     outlier_detection: None,
+    tls: None,
 });
 
 pub async fn passthrough(
