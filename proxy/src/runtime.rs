@@ -33,6 +33,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub pools: Pools,
     pub access_log: Option<AccessLog>,
+    /// The proxy's mTLS identity, when it has one.
+    pub tls: Option<Arc<crate::tls::TlsContext>>,
     pub draining: AtomicBool,
     /// The last rejected config's error, shown by `/config_dump`.
     pub last_error: Mutex<Option<String>>,
@@ -84,12 +86,14 @@ impl Shared {
         metrics: Arc<Metrics>,
         pools: Pools,
         access_log: Option<AccessLog>,
+        tls: Option<Arc<crate::tls::TlsContext>>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             config: ArcSwap::from_pointee(runtime),
             metrics,
             pools,
             access_log,
+            tls,
             draining: AtomicBool::new(false),
             last_error: Mutex::new(None),
         })

@@ -60,7 +60,7 @@ impl ClusterState {
                     addr: e.address,
                     cfg: e.clone(),
                     active: AtomicUsize::new(0),
-                    pool: pools.get(e.address, cfg),
+                    pool: pools.get(e.address, cfg, &e.principal),
                     peer: metrics.intern(PeerLabels::destination(e, &cfg.service)),
                     health: outlier::EndpointHealth::default(),
                 })
