@@ -108,9 +108,13 @@ pub async fn handle(
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    if lc.cfg.direction == Direction::Inbound && !lc.cfg.authorization.is_empty() {
+    let policies = match lc.cfg.direction {
+        Direction::Inbound => rt.authorization.get(lc.cfg.name.as_str()),
+        Direction::Outbound => None,
+    };
+    if let Some(policies) = policies {
         let decision = authz::evaluate(
-            &lc.cfg.authorization,
+            policies,
             &authz::AuthzRequest {
                 principal: conn.peer_identity.as_deref(),
                 method: req.method().as_str(),
