@@ -36,6 +36,8 @@ pub fn gateway(
         resources: input.resources,
         catalog: &catalog,
         proxy,
+        // Gateways dial plain text unless a DestinationRule says ISTIO_MUTUAL.
+        auto_mtls: false,
     };
     // Server port -> virtual host name -> (domains, routes).
     let mut ports: BTreeMap<u16, BTreeMap<String, VirtualHost>> = BTreeMap::new();
