@@ -113,6 +113,8 @@ fn peer_authentication_precedence() {
     let pa = inbound(&rv).peer_authentication.clone().expect("pa");
     assert_eq!(pa.mode, MtlsMode::Permissive);
     assert_eq!(pa.port_level_mtls.get(&9080), Some(&MtlsMode::Disable));
+    // Also keyed by the inbound listener's port (15006), which the proxy decides on.
+    assert_eq!(pa.mode_for(15006), MtlsMode::Disable);
     // Nothing applied: UNSET (the proxy treats it as PERMISSIVE).
     let none = sidecar(&[], &reg, "productpage-v1").snapshot;
     assert_eq!(

@@ -266,3 +266,42 @@ async fn allow_only_another_principal_then_policy_change_applies_at_once() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn identity_from_pem_files() {
+    use mesh_controlplane::ca::x509::certs_to_pem;
+    use mesh_proxy::tls::TlsContext;
+    let ca = Ca::ephemeral("cluster.local").expect("ca");
+    let id = Identity::new("cluster.local", "default", "server").expect("identity");
+    let key = WorkloadKey::generate().expect("key");
+    let issued = ca
+        .sign_csr(
+            &key.csr_pem(&id).expect("csr"),
+            &id,
+            Duration::from_secs(3600),
+        )
+        .expect("signed");
+    let dir = std::env::temp_dir().join(format!("mesh-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (chain, key_path, bundle) = (
+        dir.join("chain.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    );
+    std::fs::write(&chain, certs_to_pem(&issued.chain)).expect("write");
+    std::fs::write(&key_path, key.private_key_pem()).expect("write");
+    std::fs::write(&bundle, ca.trust_bundle_pem()).expect("write");
+    let source = IdentitySource::Files {
+        cert_chain: chain,
+        key: key_path,
+        trust_bundle: bundle.clone(),
+    };
+    let tls = TlsContext::load(&source).expect("loads");
+    assert_eq!(tls.spiffe_id, SERVER_ID);
+    std::fs::remove_file(&bundle).expect("rm");
+    let err = TlsContext::load(&source)
+        .expect_err("missing bundle")
+        .to_string();
+    assert!(err.contains("ca.pem"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

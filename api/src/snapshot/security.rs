@@ -36,8 +36,10 @@ pub enum ClusterTlsMode {
 pub struct PeerAuthentication {
     #[serde(default)]
     pub mode: MtlsMode,
-    /// Per destination port. On the local platform, where one inbound listener fronts the
-    /// app, the port is the request's: the `Host` header's port (or the listener's own port).
+    /// Per destination port. The mode is chosen per connection, before any request is read,
+    /// so the port is the connection's destination: the original destination's port on
+    /// transparent listeners (Kubernetes), the inbound listener's own port otherwise (the
+    /// local platform, where the translation keys it by the workload's port: see its docs).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub port_level_mtls: BTreeMap<u16, MtlsMode>,
 }

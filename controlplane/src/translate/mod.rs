@@ -186,7 +186,9 @@ pub fn sidecar(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> Tr
     acc.used.add_defaults(&catalog);
     snapshot.clusters = clusters::build(&env, &acc.used, &mut acc.warnings);
     let mut inb = inbound::build(proxy, opts.inbound);
-    inb.listener.peer_authentication = Some(security::peer_authentication(input.resources, proxy));
+    let mut pa = security::peer_authentication(input.resources, proxy);
+    security::key_ports_by_listener(&mut pa, proxy, opts.inbound.port());
+    inb.listener.peer_authentication = Some(pa);
     inb.listener.authorization = security::authorization(input.resources, proxy, &mut acc.warnings);
     snapshot.listeners.push(inb.listener);
     snapshot.routes.push(inb.routes);

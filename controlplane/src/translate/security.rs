@@ -139,6 +139,22 @@ pub fn peer_authentication(resources: &[Resource], w: &Workload) -> PeerAuthenti
     }
 }
 
+/// `portLevelMtls` names the workload's (target) port, but the proxy chooses by the inbound
+/// listener's port. On the local platform one listener fronts a single-port workload on a
+/// port of its own: the setting for that workload port then also applies to the listener's.
+pub fn key_ports_by_listener(pa: &mut PeerAuthentication, w: &Workload, listener_port: u16) {
+    if let [only] = w.ports.as_slice() {
+        let mode = pa
+            .port_level_mtls
+            .get(&only.target_port)
+            .or_else(|| pa.port_level_mtls.get(&only.port))
+            .copied();
+        if let Some(mode) = mode {
+            pa.port_level_mtls.insert(listener_port, mode);
+        }
+    }
+}
+
 fn convert_mode(m: sec::MtlsMode) -> MtlsMode {
     match m {
         sec::MtlsMode::Unset => MtlsMode::Unset,
