@@ -70,10 +70,15 @@ struct Mesh {
     relay: TcpRelay,
     out: std::net::SocketAddr,
     backend_addr: String,
+    /// The server proxy's access log.
+    log: std::path::PathBuf,
 }
 
 impl Mesh {
     async fn start(mode: &str, authz: &str, expect: &str) -> Mesh {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = std::env::temp_dir().join(format!("mesh-mtls-{}-{n}.log", std::process::id()));
         let ca = Ca::ephemeral("cluster.local").expect("ca");
         let backend = Backend::start("app").await;
         let backend_addr = backend.addr.to_string();
@@ -82,6 +87,7 @@ impl Mesh {
             &server_vars(mode, authz, &backend_addr),
             ProxyOptions {
                 identity: Some(identity(&ca, "server")),
+                access_log: Some(mesh_proxy::access_log::LogTarget::File(log.clone())),
                 ..Default::default()
             },
         )
@@ -109,6 +115,7 @@ impl Mesh {
             relay,
             out,
             backend_addr,
+            log,
         }
     }
 
@@ -247,6 +254,22 @@ async fn deny_admin_path_gets_403_rbac() {
         "{text}"
     );
     assert_eq!(metric_sum(&text, "envoy_http_rbac_denied", &[]), 1.0);
+    let line = eventually(
+        Duration::from_secs(2),
+        "the denial in the access log",
+        || async {
+            let text = std::fs::read_to_string(&m.log).unwrap_or_default();
+            text.lines()
+                .find(|l| l.contains("\"response_code\":403"))
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    assert!(
+        line.contains("rbac_access_denied_matched_policy[default/deny-admin]"),
+        "{line}"
+    );
+    let _ = std::fs::remove_file(&m.log);
 }
 
 #[tokio::test]
@@ -304,4 +327,22 @@ async fn identity_from_pem_files() {
         .to_string();
     assert!(err.contains("ca.pem"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn identity_flags_are_documented_and_go_together() {
+    let bin = env!("CARGO_BIN_EXE_mesh-proxy");
+    let help = std::process::Command::new(bin)
+        .args(["run", "--help"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--cert-chain", "--key", "--trust-bundle"] {
+        assert!(text.contains(flag), "{flag} missing from:\n{text}");
+    }
+    let alone = std::process::Command::new(bin)
+        .args(["run", "--config", "x.yaml", "--cert-chain", "c.pem"])
+        .output()
+        .expect("runs");
+    assert_eq!(alone.status.code(), Some(2), "usage error");
 }
