@@ -346,3 +346,94 @@ fn identity_flags_are_documented_and_go_together() {
         .expect("runs");
     assert_eq!(alone.status.code(), Some(2), "usage error");
 }
+
+/// Certificates rotated in process are served to the next handshake, while the open
+/// multiplexed connection keeps working.
+#[tokio::test]
+async fn rotated_certificate_is_served_without_dropping_connections() {
+    use mesh_controlplane::ca::tls::client_config;
+    use rustls_pki_types::ServerName;
+
+    let ca = Ca::ephemeral("cluster.local").expect("ca");
+    let backend = Backend::start("app").await;
+    let server_source = identity(&ca, "server");
+    let IdentitySource::InProcess { certs, .. } = &server_source else {
+        unreachable!("identity() is in-process")
+    };
+    let certs = certs.clone();
+    let server = start_proxy_with(
+        SERVER,
+        &server_vars("STRICT", "[]", &backend.addr.to_string()),
+        ProxyOptions {
+            identity: Some(server_source.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let inbound = server.listener_addr("inbound").expect("inbound");
+    let relay = TcpRelay::start(inbound).await;
+    let client = start_proxy_with(
+        CLIENT,
+        &[
+            ("server", relay.addr.to_string()),
+            ("expect", SERVER_ID.into()),
+        ],
+        ProxyOptions {
+            identity: Some(identity(&ca, "client")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let out = client.listener_addr("out").expect("out");
+    assert_eq!(get(out, "http://server/1").await.status, 200);
+
+    let before = certs.leaf().expect("leaf");
+    let id = Identity::new("cluster.local", "default", "server").expect("id");
+    let key = WorkloadKey::generate().expect("key");
+    let issued = ca
+        .sign_csr(
+            &key.csr_pem(&id).expect("csr"),
+            &id,
+            Duration::from_secs(3600),
+        )
+        .expect("signed");
+    certs
+        .rotate(issued.chain, key.private_key_der())
+        .expect("rotated");
+    let after = certs.leaf().expect("leaf");
+    assert_ne!(before, after);
+
+    assert_eq!(get(out, "http://server/2").await.status, 200);
+    assert_eq!(
+        relay.conns(),
+        1,
+        "the open connection survived the rotation"
+    );
+
+    // A new handshake sees the new certificate.
+    let me = Identity::new("cluster.local", "default", "probe").expect("id");
+    let probe_key = WorkloadKey::generate().expect("key");
+    let probe = ca
+        .sign_csr(
+            &probe_key.csr_pem(&me).expect("csr"),
+            &me,
+            Duration::from_secs(3600),
+        )
+        .expect("signed");
+    let config = client_config(
+        probe.chain,
+        probe_key.private_key_der(),
+        ca.trust_bundle(),
+        &id,
+    )
+    .expect("client config");
+    let tcp = tokio::net::TcpStream::connect(inbound)
+        .await
+        .expect("connect");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("server").expect("name"), tcp)
+        .await
+        .expect("handshake");
+    let served = tls.get_ref().1.peer_certificates().expect("certs")[0].clone();
+    assert_eq!(served, after);
+}
