@@ -437,3 +437,49 @@ async fn rotated_certificate_is_served_without_dropping_connections() {
     let served = tls.get_ref().1.peer_certificates().expect("certs")[0].clone();
     assert_eq!(served, after);
 }
+
+/// With `subjectAltNames` the endpoint's configured principal is not what is checked: the
+/// client's `destination_principal` is the identity the server proved.
+#[tokio::test]
+async fn destination_principal_comes_from_the_handshake() {
+    let client = CLIENT
+        .replace("principal: \"{expect}\"", "principal: \"\"")
+        .replace(
+            "tls: {mode: ISTIO_MUTUAL}",
+            "tls: {mode: ISTIO_MUTUAL, subjectAltNames: [\"{expect}\"]}",
+        );
+    let ca = Ca::ephemeral("cluster.local").expect("ca");
+    let backend = Backend::start("app").await;
+    let server = start_proxy_with(
+        SERVER,
+        &server_vars("STRICT", "[]", &backend.addr.to_string()),
+        ProxyOptions {
+            identity: Some(identity(&ca, "server")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let inbound = server.listener_addr("inbound").expect("inbound");
+    let client = start_proxy_with(
+        &client,
+        &[
+            ("server", inbound.to_string()),
+            ("expect", SERVER_ID.into()),
+        ],
+        ProxyOptions {
+            identity: Some(identity(&ca, "client")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let out = client.listener_addr("out").expect("out");
+    assert_eq!(get(out, "http://server/").await.status, 200);
+    assert_eq!(get(out, "http://server/").await.status, 200);
+    let text = scrape(&client).await;
+    let labels = [("reporter", "source"), ("destination_principal", SERVER_ID)];
+    assert_eq!(
+        metric_sum(&text, "istio_requests_total", &labels),
+        2.0,
+        "{text}"
+    );
+}

@@ -141,6 +141,7 @@ impl Pools {
         let pool = Arc::new(Pool {
             key: key.clone(),
             security,
+            verified: arc_swap::ArcSwapOption::empty(),
             idle: Mutex::new(Vec::new()),
             h2: tokio::sync::Mutex::new(None),
         });
@@ -159,6 +160,8 @@ impl Pools {
 pub struct Pool {
     key: PoolKey,
     security: Security,
+    /// The SPIFFE ID the peer proved in the latest mTLS handshake.
+    verified: arc_swap::ArcSwapOption<String>,
     idle: Mutex<Vec<IdleConn>>,
     h2: tokio::sync::Mutex<Option<H2Conn>>,
 }
@@ -219,6 +222,11 @@ impl Pool {
         self.key.protocol
     }
 
+    /// The SPIFFE ID the peer proved in the latest mTLS handshake (None without mTLS).
+    pub fn verified_peer(&self) -> Option<Arc<String>> {
+        self.verified.load_full()
+    }
+
     async fn connect(&self) -> Result<TokioIo<Box<dyn Io>>, UpstreamError> {
         if let Security::Unavailable(why) = &self.security {
             return Err(UpstreamError::Tls(why.clone()));
@@ -241,6 +249,9 @@ impl Pool {
                 tracing::debug!(addr = %self.key.addr, error = %e, "upstream TLS handshake failed");
                 UpstreamError::Tls(e.to_string())
             })?;
+        if let Some(id) = mesh_identity::tls::peer_spiffe_id(tls.get_ref().1) {
+            self.verified.store(Some(Arc::new(id.spiffe_id())));
+        }
         Ok(TokioIo::new(Box::new(tls)))
     }
 
