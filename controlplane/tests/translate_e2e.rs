@@ -29,6 +29,7 @@ async fn start_sidecar(
         outbound: any_port(),
         inbound: any_port(),
         version: "1".into(),
+        auto_mtls: false,
     };
     let t = translate::sidecar(
         &Input {

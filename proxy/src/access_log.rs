@@ -66,6 +66,8 @@ struct Line<'a> {
     request_id: &'a str,
     downstream_remote_address: String,
     traceparent: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    response_code_details: &'a str,
     reporter: &'a str,
 }
 
@@ -137,6 +139,7 @@ fn write_line(buf: &mut Vec<u8>, e: &Entry) {
         request_id: &e.info.request_id,
         downstream_remote_address: e.info.downstream.to_string(),
         traceparent: &e.info.traceparent,
+        response_code_details: &e.info.details,
         reporter: e.reporter.as_str(),
     };
     if serde_json::to_writer(&mut *buf, &line).is_ok() {

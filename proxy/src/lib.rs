@@ -12,12 +12,14 @@
 //!   [`cluster::outlier`] (outlier detection).
 //! - [`upstream`]: connection pools.
 //! - [`tcp`]: plain TCP forwarding.
+//! - [`tls`]: mTLS (identity, PeerAuthentication on inbound); [`authz`]: AuthorizationPolicy.
 //! - [`metrics`], [`access_log`], [`admin`].
 //! - [`proxy`]: start, apply, drain; [`config`]: reading snapshot files.
 //! - [`xds`]: control-plane mode: the config stream client (hello, apply, ACK/NACK, reconnect).
 
 pub mod access_log;
 pub mod admin;
+pub mod authz;
 pub mod cluster;
 pub mod config;
 pub mod http;
@@ -27,6 +29,7 @@ pub mod proxy;
 pub mod route;
 pub mod runtime;
 pub mod tcp;
+pub mod tls;
 pub mod upstream;
 pub mod xds;
 

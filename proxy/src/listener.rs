@@ -193,7 +193,14 @@ async fn accept_loop(
                     Some(g) => g.watcher(),
                     None => return, // draining
                 };
-                tokio::spawn(server::serve(server.clone(), lc, stream, info, watcher));
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(crate::tls::inbound::serve(
+                    server.clone(),
+                    lc,
+                    stream,
+                    info,
+                    watcher,
+                ));
             }
             Protocol::Tcp => {
                 tokio::spawn(tcp::serve(lc, stream, info, tcp_active.clone()));
@@ -211,6 +218,8 @@ fn conn_info(stream: &TcpStream, peer: SocketAddr, mode: ListenerMode) -> ConnIn
         peer,
         local,
         original_dst,
+        peer_identity: None,
+        source_peer: None,
     }
 }
 

@@ -68,6 +68,8 @@ struct RunArgs {
     /// Log filter (tracing syntax: info, debug, mesh_proxy=trace, ...).
     #[arg(long, env = "MESH_PROXY_LOG", default_value = "info")]
     log_level: String,
+    #[command(flatten)]
+    identity: mesh_proxy::tls::IdentityArgs,
 }
 
 struct Logs(reload::Handle<EnvFilter, tracing_subscriber::Registry>);
@@ -191,6 +193,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             access_log: args.access_log.clone(),
             log_control: Some(Arc::new(Logs(handle))),
             header_read_timeout: None,
+            identity: args.identity.source(),
         };
         let proxy = Proxy::start(snapshot, opts).await?;
         tokio::spawn(watch_config(

@@ -13,6 +13,7 @@ use crate::listener::{BindError, Listeners};
 use crate::metrics::Metrics;
 use crate::route::CompileError;
 use crate::runtime::{Runtime, Shared};
+use crate::tls::{IdentityError, IdentitySource, TlsContext};
 use crate::upstream::pool::Pools;
 
 /// How to run a proxy, beyond its snapshot.
@@ -29,6 +30,9 @@ pub struct ProxyOptions {
     /// How long a client has to send its request headers; None: 10 s
     /// ([`crate::http::server::HEADER_READ_TIMEOUT`]). Tests shorten it.
     pub header_read_timeout: Option<Duration>,
+    /// The proxy's mTLS identity. Without it, inbound listeners serve plain text whatever their
+    /// PeerAuthentication, and `ISTIO_MUTUAL` clusters fail to connect (503 UF).
+    pub identity: Option<IdentitySource>,
 }
 
 impl std::fmt::Debug for ProxyOptions {
@@ -39,6 +43,7 @@ impl std::fmt::Debug for ProxyOptions {
             .field("health_addr", &self.health_addr)
             .field("access_log", &self.access_log)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -58,6 +63,8 @@ pub enum ApplyError {
 pub enum StartError {
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error("cannot load the proxy's identity: {0}")]
+    Identity(#[from] IdentityError),
     #[error("cannot open the access log: {0} (check the path and its directory's permissions)")]
     AccessLog(#[source] std::io::Error),
     #[error("cannot serve {what} on {addr}: {source} (is another proxy using the port? pass another address)")]
@@ -80,8 +87,10 @@ impl Proxy {
     /// Binds every listener and admin port and starts serving `snapshot`.
     pub async fn start(snapshot: Snapshot, opts: ProxyOptions) -> Result<Arc<Proxy>, StartError> {
         snapshot.validate().map_err(ApplyError::from)?;
+        let tls = opts.identity.as_ref().map(TlsContext::load).transpose()?;
+        let snapshot = with_identity(snapshot, tls.as_deref());
         let metrics = Metrics::new();
-        let pools = Pools::default();
+        let pools = Pools::new(tls.clone());
         let runtime = Runtime::build(snapshot, None, &pools, &metrics).map_err(ApplyError::from)?;
         let access_log = opts
             .access_log
@@ -89,7 +98,7 @@ impl Proxy {
             .map(AccessLog::start)
             .transpose()
             .map_err(StartError::AccessLog)?;
-        let shared = Shared::new(runtime, metrics, pools, access_log);
+        let shared = Shared::new(runtime, metrics, pools, access_log, tls);
         let mut listeners = Listeners::new(
             opts.header_read_timeout
                 .unwrap_or(crate::http::server::HEADER_READ_TIMEOUT),
@@ -152,7 +161,7 @@ impl Proxy {
         let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         let previous = self.shared.config.load_full();
         let runtime = Runtime::build(
-            snapshot,
+            with_identity(snapshot, self.shared.tls.as_deref()),
             Some(&previous),
             &self.shared.pools,
             &self.shared.metrics,
@@ -222,4 +231,15 @@ impl Proxy {
             );
         }
     }
+}
+
+/// The node's principal is the proven identity when the proxy has one (metrics' own
+/// principal), unless the snapshot names it.
+fn with_identity(mut snapshot: Snapshot, tls: Option<&TlsContext>) -> Snapshot {
+    if let Some(tls) = tls {
+        if snapshot.node.principal.is_empty() {
+            snapshot.node.principal = tls.spiffe_id.clone();
+        }
+    }
+    snapshot
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use mesh_api::snapshot::Snapshot;
+use mesh_api::snapshot::{AuthorizationRule, Snapshot};
 
 use crate::access_log::AccessLog;
 use crate::cluster::ClusterState;
@@ -24,6 +24,9 @@ pub struct Runtime {
     pub node: Arc<Peer>,
     /// The destination labels of passthrough traffic.
     pub passthrough: Arc<Peer>,
+    /// Inbound listeners' AuthorizationPolicies by listener name. Read per request from the
+    /// current runtime, so a new policy applies to open (multiplexed) connections at once.
+    pub authorization: HashMap<String, Arc<[AuthorizationRule]>>,
 }
 
 /// State that outlives config reloads.
@@ -33,6 +36,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub pools: Pools,
     pub access_log: Option<AccessLog>,
+    /// The proxy's mTLS identity, when it has one.
+    pub tls: Option<Arc<crate::tls::TlsContext>>,
     pub draining: AtomicBool,
     /// The last rejected config's error, shown by `/config_dump`.
     pub last_error: Mutex<Option<String>>,
@@ -65,7 +70,14 @@ impl Runtime {
                 (c.name.clone(), state)
             })
             .collect();
+        let authorization = snapshot
+            .listeners
+            .iter()
+            .filter(|l| !l.authorization.is_empty())
+            .map(|l| (l.name.clone(), Arc::from(l.authorization.clone())))
+            .collect();
         Ok(Runtime {
+            authorization,
             node: metrics.intern(PeerLabels::from_node(&snapshot.node)),
             passthrough: metrics.intern(PeerLabels {
                 service: "PassthroughCluster".into(),
@@ -84,12 +96,14 @@ impl Shared {
         metrics: Arc<Metrics>,
         pools: Pools,
         access_log: Option<AccessLog>,
+        tls: Option<Arc<crate::tls::TlsContext>>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             config: ArcSwap::from_pointee(runtime),
             metrics,
             pools,
             access_log,
+            tls,
             draining: AtomicBool::new(false),
             last_error: Mutex::new(None),
         })

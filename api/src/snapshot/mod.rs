@@ -10,8 +10,13 @@
 //! Everything here is plain data. [`Snapshot::validate`] reports every structural problem at
 //! once (dangling names, duplicate names, weights, percentages, regexes) with a field path.
 
+mod security;
 mod validate;
 
+pub use security::{
+    AuthorizationRule, AuthzAction, AuthzFrom, AuthzOperation, AuthzRule, AuthzSource, AuthzTo,
+    ClusterTls, ClusterTlsMode, MtlsMode, PeerAuthentication,
+};
 pub use validate::{SnapshotErrors, SnapshotIssue};
 
 use std::collections::BTreeMap;
@@ -143,6 +148,13 @@ pub struct Listener {
     /// it to forward to the original destination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// Inbound only: whether peers must use mTLS. None: no mTLS termination (plain text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_authentication: Option<PeerAuthentication>,
+    /// Inbound only: the AuthorizationPolicies for this workload, evaluated DENY first, then
+    /// ALLOW (no ALLOW policy: allow all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization: Vec<AuthorizationRule>,
 }
 
 /// A named route table: virtual hosts chosen by authority.
@@ -377,6 +389,9 @@ pub struct Cluster {
     pub connection_pool: ConnectionPool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outlier_detection: Option<OutlierDetection>,
+    /// How to secure connections to the endpoints; None: plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClusterTls>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -50,6 +50,7 @@ impl Snapshot {
 
         for (i, l) in self.listeners.iter().enumerate() {
             let p = format!("listeners[{i}]");
+            super::security::validate_listener(l, &p, &mut push);
             match l.protocol {
                 Protocol::Http => match &l.route_config {
                     None => push(
@@ -97,6 +98,7 @@ impl Snapshot {
 
         for (ci, c) in self.clusters.iter().enumerate() {
             let p = format!("clusters[{ci}]");
+            super::security::validate_cluster(c, &p, &mut push);
             let lb = &c.load_balancer;
             if lb.simple.is_some() && lb.consistent_hash.is_some() {
                 push(

@@ -19,14 +19,13 @@
 
 pub mod authority;
 pub mod files;
-pub mod identity;
-pub mod rotation;
 pub mod service;
 pub mod sign;
-pub mod tls;
 pub mod token;
-pub mod workload;
-pub mod x509;
+
+// The workload-side modules live in `mesh-identity` (the proxy links them without the
+// control plane); re-exported here so `ca::tls`, `ca::identity`, ... keep their paths.
+pub use mesh_identity::{identity, rotation, tls, workload, x509};
 
 pub use authority::{Ca, CaError};
 pub use identity::{Identity, IdentityError};

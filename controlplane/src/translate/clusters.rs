@@ -8,7 +8,7 @@ use mesh_api::snapshot::{Cluster, UpstreamProtocol};
 
 use super::destinations::Env;
 use super::services::Catalog;
-use super::{lookup, policy, Warnings};
+use super::{lookup, policy, security, Warnings};
 
 /// Istio's cluster identity: `outbound|<port>|<subset>|<host>`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -74,6 +74,7 @@ fn cluster(env: &Env<'_>, key: &ClusterKey, warnings: &mut Warnings) -> Cluster 
         load_balancer: Default::default(),
         connection_pool: Default::default(),
         outlier_detection: None,
+        tls: None,
     };
     // Unknown host: no endpoints (the route's warning was given when it was resolved).
     let Some(svc) = env.catalog.get(&key.host) else {
@@ -108,5 +109,14 @@ fn cluster(env: &Env<'_>, key: &ClusterKey, warnings: &mut Warnings) -> Cluster 
     if svc.meshed && http {
         c.protocol = UpstreamProtocol::Http2;
     }
+    c.tls = security::cluster_tls(
+        dr,
+        subset,
+        key.port,
+        &c,
+        svc.meshed,
+        env.auto_mtls,
+        warnings,
+    );
     c
 }

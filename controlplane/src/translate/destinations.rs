@@ -18,6 +18,8 @@ pub(crate) struct Env<'a> {
     pub resources: &'a [Resource],
     pub catalog: &'a Catalog,
     pub proxy: ProxyView<'a>,
+    /// Default clusters of mesh workloads to ISTIO_MUTUAL (Istio's auto-mTLS).
+    pub auto_mtls: bool,
 }
 
 /// Resolves `dest` (written in `r`, at field `path`, in namespace `ns`) for a request that

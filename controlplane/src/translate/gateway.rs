@@ -36,6 +36,8 @@ pub fn gateway(
         resources: input.resources,
         catalog: &catalog,
         proxy,
+        // Gateways dial plain text unless a DestinationRule says ISTIO_MUTUAL.
+        auto_mtls: false,
     };
     // Server port -> virtual host name -> (domains, routes).
     let mut ports: BTreeMap<u16, BTreeMap<String, VirtualHost>> = BTreeMap::new();
@@ -73,6 +75,8 @@ pub fn gateway(
             protocol: Protocol::Http,
             route_config: Some(name.clone()),
             cluster: None,
+            peer_authentication: None,
+            authorization: Vec::new(),
         });
         snapshot.routes.push(RouteConfig {
             name,

@@ -76,6 +76,7 @@ pub fn build(w: &Workload, address: SocketAddr) -> Inbound {
             load_balancer: Default::default(),
             connection_pool: Default::default(),
             outlier_detection: None,
+            tls: None,
         });
     }
     Inbound {
@@ -87,6 +88,8 @@ pub fn build(w: &Workload, address: SocketAddr) -> Inbound {
             protocol: Protocol::Http,
             route_config: Some(INBOUND.into()),
             cluster: None,
+            peer_authentication: None,
+            authorization: Vec::new(),
         },
         routes: RouteConfig {
             name: INBOUND.into(),

@@ -30,8 +30,9 @@
 //! - Several VirtualServices for one host are not merged for sidecars (Istio does not
 //!   either); the most specific host wins, then the first in input order (Istio: oldest).
 //!   Gateways do merge them, as Istio does.
-//! - DestinationRule `tls` (including `ISTIO_MUTUAL` in destination-rule-all-mtls) is
-//!   ignored: transport security between sidecars is decided elsewhere.
+//! - [`security`]: DestinationRule `tls` and auto-mTLS -> `Cluster.tls`; PeerAuthentication and
+//!   AuthorizationPolicy -> the inbound listener. `SIMPLE`/`MUTUAL` TLS to external servers is
+//!   not supported yet (warning, plain text).
 //! - ServiceEntry endpoints need a literal IP address: the proxy does not resolve DNS names
 //!   yet, so `resolution: DNS` without IP endpoints gives a cluster without endpoints.
 
@@ -46,6 +47,7 @@ mod orphans;
 pub mod outbound;
 pub mod policy;
 pub mod routes;
+pub mod security;
 pub mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,6 +77,9 @@ pub struct SidecarOptions {
     pub inbound: SocketAddr,
     /// Opaque snapshot version, ACKed back by the proxy.
     pub version: String,
+    /// Whether the sidecars have mesh certificates: then clusters of mesh workloads default to
+    /// ISTIO_MUTUAL (Istio's auto-mTLS) unless a DestinationRule's `tls` says otherwise.
+    pub auto_mtls: bool,
 }
 
 /// A translated snapshot and what was wrong with the resources on the way.
@@ -166,6 +171,7 @@ pub fn sidecar(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> Tr
         resources: input.resources,
         catalog: &catalog,
         proxy: view,
+        auto_mtls: opts.auto_mtls,
     };
     let mut snapshot = Snapshot {
         version: opts.version.clone(),
@@ -179,7 +185,11 @@ pub fn sidecar(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> Tr
     // Istio's sidecars know a cluster per service port even without a route to it.
     acc.used.add_defaults(&catalog);
     snapshot.clusters = clusters::build(&env, &acc.used, &mut acc.warnings);
-    let inb = inbound::build(proxy, opts.inbound);
+    let mut inb = inbound::build(proxy, opts.inbound);
+    let mut pa = security::peer_authentication(input.resources, proxy);
+    security::key_ports_by_listener(&mut pa, proxy, opts.inbound.port());
+    inb.listener.peer_authentication = Some(pa);
+    inb.listener.authorization = security::authorization(input.resources, proxy, &mut acc.warnings);
     snapshot.listeners.push(inb.listener);
     snapshot.routes.push(inb.routes);
     snapshot.clusters.extend(inb.clusters);

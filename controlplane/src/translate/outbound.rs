@@ -63,6 +63,8 @@ pub(crate) fn build(env: &Env<'_>, acc: &mut Acc, address: SocketAddr) -> Outbou
             protocol: Protocol::Http,
             route_config: Some(OUTBOUND.into()),
             cluster: None,
+            peer_authentication: None,
+            authorization: Vec::new(),
         },
         routes: RouteConfig {
             name: OUTBOUND.into(),

@@ -100,11 +100,23 @@ pub fn find<'a>(reg: &'a Registry, workload: &str) -> &'a Workload {
 
 /// The sidecar snapshot of `workload`, checked by the proxy's own validator.
 pub fn sidecar(resources: &[Resource], reg: &Registry, workload: &str) -> Translation {
+    sidecar_with(resources, reg, workload, false)
+}
+
+/// [`sidecar`], with `auto_mtls` as given (sidecars that have mesh certificates).
+#[allow(dead_code)] // not every test binary using this module needs it
+pub fn sidecar_with(
+    resources: &[Resource],
+    reg: &Registry,
+    workload: &str,
+    auto_mtls: bool,
+) -> Translation {
     let w = find(reg, workload);
     let opts = SidecarOptions {
         outbound: SocketAddr::new(w.app.ip(), 15001),
         inbound: w.inbound,
         version: "1".into(),
+        auto_mtls,
     };
     let t = translate::sidecar(
         &Input {

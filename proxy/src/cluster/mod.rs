@@ -42,7 +42,34 @@ pub struct EndpointState {
     pub pool: Arc<Pool>,
     /// The destination's labels, rendered once for metrics.
     pub peer: Arc<Peer>,
+    /// `peer` with the principal the endpoint proved over mTLS, when that differs from the
+    /// configured one (clusters verifying `subjectAltNames`); interned once, then reused.
+    verified: arc_swap::ArcSwapOption<Peer>,
     pub health: outlier::EndpointHealth,
+}
+
+impl EndpointState {
+    /// The destination labels for metrics: the principal is the one proven in the mTLS
+    /// handshake when there was one. Allocation-free unless the proven identity is new.
+    pub fn destination(&self, metrics: &Metrics) -> Arc<Peer> {
+        let Some(id) = self.pool.verified_peer() else {
+            return self.peer.clone();
+        };
+        if *id == *self.peer.labels.principal {
+            return self.peer.clone();
+        }
+        if let Some(p) = self.verified.load_full() {
+            if *p.labels.principal == *id {
+                return p;
+            }
+        }
+        let p = metrics.intern(PeerLabels {
+            principal: id.to_string(),
+            ..self.peer.labels.clone()
+        });
+        self.verified.store(Some(p.clone()));
+        p
+    }
 }
 
 impl ClusterState {
@@ -60,8 +87,9 @@ impl ClusterState {
                     addr: e.address,
                     cfg: e.clone(),
                     active: AtomicUsize::new(0),
-                    pool: pools.get(e.address, cfg),
+                    pool: pools.get(e.address, cfg, &e.principal),
                     peer: metrics.intern(PeerLabels::destination(e, &cfg.service)),
+                    verified: arc_swap::ArcSwapOption::empty(),
                     health: outlier::EndpointHealth::default(),
                 })
             })

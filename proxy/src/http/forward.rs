@@ -476,7 +476,8 @@ async fn attempt(
         .pick(&key, Instant::now())
         .ok_or(AttemptError::NoHealthy)?
         .clone();
-    let http1 = fresh || cluster.cfg.protocol == UpstreamProtocol::Http1;
+    // mTLS pools are HTTP/2 whatever the cluster says.
+    let http1 = fresh || ep.pool.protocol() == UpstreamProtocol::Http1;
     let permit = cluster
         .limits
         .admit(http1)
@@ -506,6 +507,7 @@ async fn attempt(
             } else {
                 Outcome::Success
             });
+            tx.destination = ep.destination(metrics);
             Ok((
                 resp,
                 Guards {

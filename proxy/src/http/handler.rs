@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -13,7 +13,8 @@ use mesh_api::snapshot::{Direction, Listener, ListenerMode};
 use super::body::{Counted, ProxyBody};
 use super::tx::{Guards, LogInfo, Tx};
 use super::{fault, forward, headers, local, passthrough};
-use crate::metrics::{Reporter, ResponseFlags, SecurityPolicy};
+use crate::authz;
+use crate::metrics::{Peer, Reporter, ResponseFlags, SecurityPolicy};
 use crate::route::RequestView;
 use crate::runtime::Shared;
 
@@ -31,6 +32,10 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// Where an iptables-redirected connection was going (transparent listeners).
     pub original_dst: Option<SocketAddr>,
+    /// The peer's SPIFFE ID, proven by the mTLS handshake (None for plain text).
+    pub peer_identity: Option<Arc<str>>,
+    /// Source labels for inbound metrics, interned once per connection from the identity.
+    pub source_peer: Option<Arc<Peer>>,
 }
 
 pub async fn handle(
@@ -42,11 +47,22 @@ pub async fn handle(
     let rt = shared.config.load_full();
     let (reporter, source, security) = match lc.cfg.direction {
         Direction::Outbound => (Reporter::Source, rt.node.clone(), SecurityPolicy::Unknown),
-        Direction::Inbound => (
-            Reporter::Destination,
-            shared.metrics.unknown_peer(),
-            SecurityPolicy::None,
-        ),
+        Direction::Inbound => match &conn.source_peer {
+            Some(peer) => (
+                Reporter::Destination,
+                peer.clone(),
+                SecurityPolicy::MutualTls,
+            ),
+            None => (
+                Reporter::Destination,
+                shared.metrics.unknown_peer(),
+                if conn.peer_identity.is_some() {
+                    SecurityPolicy::MutualTls
+                } else {
+                    SecurityPolicy::None
+                },
+            ),
+        },
     };
     headers::ensure_request_id(req.headers_mut());
     let authority = authority_of(&req);
@@ -84,7 +100,6 @@ pub async fn handle(
         ));
     };
 
-    let table = lc.cfg.route_config.as_ref().and_then(|n| rt.routes.get(n));
     let path_and_query = req
         .uri()
         .path_and_query()
@@ -93,6 +108,35 @@ pub async fn handle(
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
+    let policies = match lc.cfg.direction {
+        Direction::Inbound => rt.authorization.get(lc.cfg.name.as_str()),
+        Direction::Outbound => None,
+    };
+    if let Some(policies) = policies {
+        let decision = authz::evaluate(
+            policies,
+            &authz::AuthzRequest {
+                principal: conn.peer_identity.as_deref(),
+                method: req.method().as_str(),
+                path,
+                port: conn.original_dst.unwrap_or(conn.local).port(),
+                host: &authority,
+            },
+        );
+        if !decision.is_allowed() {
+            shared.metrics.rbac_denied.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%authority, %path, peer = ?conn.peer_identity, ?decision, "RBAC: access denied");
+            if let Some(log) = tx.log.as_mut() {
+                log.details = decision.details();
+            }
+            return Ok(tx.finish_local(
+                StatusCode::FORBIDDEN,
+                ResponseFlags::NONE,
+                authz::DENIED_BODY,
+            ));
+        }
+    }
+    let table = lc.cfg.route_config.as_ref().and_then(|n| rt.routes.get(n));
     let view = RequestView {
         authority: &authority,
         method: req.method().as_str(),
@@ -186,5 +230,6 @@ fn log_info<B>(
         user_agent: hv("user-agent"),
         downstream,
         traceparent: hv("traceparent"),
+        details: String::new(),
     })
 }

@@ -24,6 +24,7 @@ static PASSTHROUGH: LazyLock<Cluster> = LazyLock::new(|| Cluster {
     load_balancer: Default::default(),
     connection_pool: Default::default(),
     outlier_detection: None,
+    tls: None,
 });
 
 pub async fn passthrough(
@@ -37,7 +38,7 @@ pub async fn passthrough(
     tx.cluster = Some(Arc::from("PassthroughCluster"));
     tx.upstream = Some(dst);
     tx.destination = tx.shared.config.load().passthrough.clone();
-    let pool = tx.shared.pools.get(dst, &PASSTHROUGH);
+    let pool = tx.shared.pools.get(dst, &PASSTHROUGH, "");
     let mut req = Request::from_parts(parts, body::boxed(body));
     *req.version_mut() = Version::HTTP_11;
     if let Some(pq) = req.uri().path_and_query().cloned() {

@@ -8,7 +8,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 
 use super::handler::{handle, ConnInfo, ListenerCtx};
@@ -35,6 +35,11 @@ impl Server {
             header_read_timeout,
         }
     }
+
+    /// How long a client has to send its first request (and to finish a TLS handshake).
+    pub fn header_read_timeout(&self) -> Duration {
+        self.header_read_timeout
+    }
 }
 
 fn builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
@@ -57,14 +62,16 @@ fn builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
     b
 }
 
-pub async fn serve(
+/// Serves HTTP on `stream`: a TCP stream, or a TLS stream the inbound mTLS side terminated.
+pub async fn serve<S>(
     server: Arc<Server>,
     lc: Arc<ListenerCtx>,
-    stream: TcpStream,
+    stream: S,
     info: ConnInfo,
     watcher: Watcher,
-) {
-    let _ = stream.set_nodelay(true);
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let info = Arc::new(info);
     // hyper's HTTP/1 header timeout only starts once the protocol is detected, which needs
     // the first bytes: a client that connects and stays silent (or stalls inside the HTTP/2

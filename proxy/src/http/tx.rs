@@ -37,6 +37,8 @@ pub struct LogInfo {
     pub user_agent: String,
     pub downstream: SocketAddr,
     pub traceparent: String,
+    /// Envoy's `response_code_details` when it says more than the code (RBAC denials).
+    pub details: String,
 }
 
 #[derive(Debug)]

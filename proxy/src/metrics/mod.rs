@@ -171,6 +171,12 @@ pub struct Metrics {
     pub upstream_overflow: AtomicU64,
     pub outlier_ejections: AtomicU64,
     pub retries: AtomicU64,
+    /// Plain-text connections closed by PeerAuthentication STRICT.
+    pub mtls_plaintext_rejected: AtomicU64,
+    /// Inbound TLS handshakes that failed (untrusted or missing client certificate, ...).
+    pub mtls_handshake_failed: AtomicU64,
+    /// Requests denied by AuthorizationPolicy.
+    pub rbac_denied: AtomicU64,
 }
 
 #[derive(Debug, Default)]

@@ -229,6 +229,21 @@ pub(super) fn render(m: &Metrics) -> String {
             "Retries attempted.",
             &m.retries,
         ),
+        (
+            "envoy_http_rbac_denied",
+            "Requests denied by AuthorizationPolicy (403 RBAC: access denied).",
+            &m.rbac_denied,
+        ),
+        (
+            "envoy_listener_ssl_connection_error",
+            "Inbound TLS handshakes that failed.",
+            &m.mtls_handshake_failed,
+        ),
+        (
+            "mesh_proxy_inbound_plaintext_rejected_total",
+            "Plain-text connections closed because PeerAuthentication is STRICT.",
+            &m.mtls_plaintext_rejected,
+        ),
     ] {
         let _ = writeln!(
             out,

@@ -12,6 +12,9 @@ pub enum UpstreamError {
     Connect(#[source] io::Error),
     #[error("connection timeout")]
     ConnectTimeout,
+    /// mTLS could not be set up: handshake failure, unexpected peer identity, no identity.
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("HTTP handshake failed: {0}")]
     Handshake(#[source] hyper::Error),
     /// The connection was reset or closed before the response headers.
@@ -24,7 +27,10 @@ impl UpstreamError {
     pub fn is_connect_failure(&self) -> bool {
         matches!(
             self,
-            UpstreamError::Connect(_) | UpstreamError::ConnectTimeout | UpstreamError::Handshake(_)
+            UpstreamError::Connect(_)
+                | UpstreamError::ConnectTimeout
+                | UpstreamError::Handshake(_)
+                | UpstreamError::Tls(_)
         )
     }
 }

@@ -5,6 +5,10 @@
 //! body) and is retired after `maxRequestsPerConnection` requests or `idleTimeout` idle.
 //! HTTP/2 (prior knowledge, proxy to proxy): one shared connection carries every request,
 //! replaced after `maxRequestsPerConnection` streams or when it closes.
+//! mTLS (`tls.mode: ISTIO_MUTUAL`): TLS 1.3 + ALPN h2 with the proxy's certificate, the
+//! server's SPIFFE ID checked against the expected ones; always one multiplexed HTTP/2
+//! connection per peer. The expected identities are part of the pool key, so a changed
+//! DestinationRule never reuses a connection verified for another identity.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,11 +19,15 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use mesh_api::snapshot::{Cluster, UpstreamProtocol};
+use mesh_api::snapshot::{Cluster, ClusterTlsMode, UpstreamProtocol};
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::UpstreamError;
 use crate::http::body::ProxyBody;
+use crate::tls::TlsContext;
 
 /// Envoy's and Istio's default connect timeout.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,9 +37,11 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 const MAX_IDLE_PER_POOL: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PoolKey {
     addr: SocketAddr,
+    /// SPIFFE IDs the peer may prove; None: plain text.
+    mtls: Option<Arc<[String]>>,
     protocol: UpstreamProtocol,
     max_requests_per_connection: u32,
     connect_timeout: Duration,
@@ -42,14 +52,64 @@ struct PoolKey {
 #[derive(Debug, Default)]
 pub struct Pools {
     pools: Mutex<HashMap<PoolKey, Arc<Pool>>>,
+    tls: Option<Arc<TlsContext>>,
+}
+
+/// An upstream byte stream: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// How a pool's connections are secured.
+enum Security {
+    Plain,
+    Mutual(TlsConnector),
+    /// The cluster wants mTLS but the proxy has no identity (or the config was refused).
+    Unavailable(String),
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Security::Plain => f.write_str("Plain"),
+            Security::Mutual(_) => f.write_str("Mutual"),
+            Security::Unavailable(why) => write!(f, "Unavailable({why})"),
+        }
+    }
 }
 
 impl Pools {
-    pub fn get(&self, addr: SocketAddr, cluster: &Cluster) -> Arc<Pool> {
+    /// Pools dialling mTLS clusters with `tls` (the proxy's identity), when there is one.
+    pub fn new(tls: Option<Arc<TlsContext>>) -> Pools {
+        Pools {
+            pools: Mutex::default(),
+            tls,
+        }
+    }
+
+    /// The pool for endpoint `addr` of `cluster`; `principal` is the endpoint's SPIFFE ID,
+    /// expected of it under ISTIO_MUTUAL unless the cluster lists `subjectAltNames`.
+    pub fn get(&self, addr: SocketAddr, cluster: &Cluster, principal: &str) -> Arc<Pool> {
         let cp = &cluster.connection_pool;
+        let mtls = cluster
+            .tls
+            .as_ref()
+            .filter(|t| t.mode == ClusterTlsMode::IstioMutual)
+            .map(|t| {
+                if t.subject_alt_names.is_empty() {
+                    Arc::from(vec![principal.to_string()])
+                } else {
+                    Arc::from(t.subject_alt_names.clone())
+                }
+            });
         let key = PoolKey {
             addr,
-            protocol: cluster.protocol,
+            // Sidecar to sidecar over mTLS is always HTTP/2 (ALPN h2), one connection per peer.
+            protocol: if mtls.is_some() {
+                UpstreamProtocol::Http2
+            } else {
+                cluster.protocol
+            },
+            mtls,
             max_requests_per_connection: cp.http.max_requests_per_connection.unwrap_or(0),
             connect_timeout: cp
                 .tcp
@@ -63,16 +123,30 @@ impl Pools {
                 .unwrap_or(DEFAULT_IDLE_TIMEOUT),
         };
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        pools
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Pool {
-                    key,
-                    idle: Mutex::new(Vec::new()),
-                    h2: tokio::sync::Mutex::new(None),
-                })
-            })
-            .clone()
+        if let Some(p) = pools.get(&key) {
+            return p.clone();
+        }
+        let security = match (&key.mtls, &self.tls) {
+            (None, _) => Security::Plain,
+            (Some(_), None) => Security::Unavailable(
+                "the cluster's tls.mode is ISTIO_MUTUAL but this proxy has no identity \
+                 (start it with --cert-chain, --key and --trust-bundle)"
+                    .into(),
+            ),
+            (Some(ids), Some(tls)) => match tls.connector(ids.to_vec()) {
+                Ok(c) => Security::Mutual(c),
+                Err(e) => Security::Unavailable(e.to_string()),
+            },
+        };
+        let pool = Arc::new(Pool {
+            key: key.clone(),
+            security,
+            verified: arc_swap::ArcSwapOption::empty(),
+            idle: Mutex::new(Vec::new()),
+            h2: tokio::sync::Mutex::new(None),
+        });
+        pools.insert(key, pool.clone());
+        pool
     }
 
     /// Drops pools no cluster uses any more (called after a reload).
@@ -85,6 +159,9 @@ impl Pools {
 #[derive(Debug)]
 pub struct Pool {
     key: PoolKey,
+    security: Security,
+    /// The SPIFFE ID the peer proved in the latest mTLS handshake.
+    verified: arc_swap::ArcSwapOption<String>,
     idle: Mutex<Vec<IdleConn>>,
     h2: tokio::sync::Mutex<Option<H2Conn>>,
 }
@@ -145,14 +222,37 @@ impl Pool {
         self.key.protocol
     }
 
-    async fn connect(&self) -> Result<TokioIo<TcpStream>, UpstreamError> {
+    /// The SPIFFE ID the peer proved in the latest mTLS handshake (None without mTLS).
+    pub fn verified_peer(&self) -> Option<Arc<String>> {
+        self.verified.load_full()
+    }
+
+    async fn connect(&self) -> Result<TokioIo<Box<dyn Io>>, UpstreamError> {
+        if let Security::Unavailable(why) = &self.security {
+            return Err(UpstreamError::Tls(why.clone()));
+        }
         let stream =
             tokio::time::timeout(self.key.connect_timeout, TcpStream::connect(self.key.addr))
                 .await
                 .map_err(|_| UpstreamError::ConnectTimeout)?
                 .map_err(UpstreamError::Connect)?;
         let _ = stream.set_nodelay(true);
-        Ok(TokioIo::new(stream))
+        let Security::Mutual(connector) = &self.security else {
+            return Ok(TokioIo::new(Box::new(stream)));
+        };
+        // The verifier checks the SPIFFE ID, not this name.
+        let name = ServerName::IpAddress(self.key.addr.ip().into());
+        let tls = tokio::time::timeout(self.key.connect_timeout, connector.connect(name, stream))
+            .await
+            .map_err(|_| UpstreamError::ConnectTimeout)?
+            .map_err(|e| {
+                tracing::debug!(addr = %self.key.addr, error = %e, "upstream TLS handshake failed");
+                UpstreamError::Tls(e.to_string())
+            })?;
+        if let Some(id) = mesh_identity::tls::peer_spiffe_id(tls.get_ref().1) {
+            self.verified.store(Some(Arc::new(id.spiffe_id())));
+        }
+        Ok(TokioIo::new(Box::new(tls)))
     }
 
     fn take_idle(&self) -> Option<IdleConn> {

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, SanType};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::identity::Identity;
+use crate::identity::Identity;
 
 /// A workload's private key (ECDSA P-256).
 pub struct WorkloadKey {

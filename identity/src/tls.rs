@@ -19,9 +19,9 @@ use rustls::{
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
-use super::identity::Identity;
-use super::rotation::{RotationError, WorkloadCerts};
-use super::x509;
+use crate::identity::Identity;
+use crate::rotation::{RotationError, WorkloadCerts};
+use crate::x509;
 
 /// The ALPN protocol sidecars speak to each other.
 pub const ALPN_H2: &[u8] = b"h2";
@@ -119,11 +119,21 @@ pub fn client_config_rotating(
     trust_bundle: &[CertificateDer<'_>],
     expected_server_id: &Identity,
 ) -> Result<ClientConfig, TlsConfigError> {
+    client_config_for_ids(certs, trust_bundle, vec![expected_server_id.spiffe_id()])
+}
+
+/// [`client_config_rotating`] accepting a server that proves any one of `expected_server_ids`
+/// (SPIFFE ID strings, as a DestinationRule's `subjectAltNames` lists them).
+pub fn client_config_for_ids(
+    certs: Arc<WorkloadCerts>,
+    trust_bundle: &[CertificateDer<'_>],
+    expected_server_ids: Vec<String>,
+) -> Result<ClientConfig, TlsConfigError> {
     let provider = provider();
     let verifier = Arc::new(SpiffeServerVerifier {
         roots: roots(trust_bundle)?,
         algs: provider.signature_verification_algorithms,
-        expected: expected_server_id.spiffe_id(),
+        expected: expected_server_ids,
     });
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -177,7 +187,7 @@ fn check_identity(
 pub struct SpiffeServerVerifier {
     roots: Arc<RootCertStore>,
     algs: WebPkiSupportedAlgorithms,
-    expected: String,
+    expected: Vec<String>,
 }
 
 impl ServerCertVerifier for SpiffeServerVerifier {
@@ -197,7 +207,7 @@ impl ServerCertVerifier for SpiffeServerVerifier {
             now,
             self.algs.all,
         )?;
-        check_identity(end_entity, Some(std::slice::from_ref(&self.expected)))?;
+        check_identity(end_entity, Some(&self.expected))?;
         Ok(ServerCertVerified::assertion())
     }
 

@@ -91,7 +91,8 @@ impl fmt::Display for Identity {
     }
 }
 
-pub(crate) fn check_trust_domain(domain: &str) -> Result<(), IdentityError> {
+/// Checks a trust domain as SPIFFE IDs and CA files must spell it.
+pub fn check_trust_domain(domain: &str) -> Result<(), IdentityError> {
     // No ports, user info or upper case: the SPIFFE spec forbids them in trust domains.
     let ok = !domain.is_empty()
         && domain

@@ -12,8 +12,8 @@ use rustls::sign::CertifiedKey;
 use rustls::SignatureScheme;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::tls::provider;
-use super::x509;
+use crate::tls::provider;
+use crate::x509;
 
 /// The workload's current certificate and key, shared by its client and server configs.
 #[derive(Debug)]

@@ -1,0 +1,485 @@
+//! mTLS and AuthorizationPolicy between two in-process proxies over real sockets, with
+//! certificates from a throwaway CA: client proxy (sa `client`) -> ISTIO_MUTUAL -> server
+//! proxy's inbound listener (sa `server`) -> backend.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesh_controlplane::ca::{Ca, Identity, WorkloadCerts, WorkloadKey};
+use mesh_proxy::testing::{
+    eventually, fill, get, metric_sum, raw_exchange, scrape, start_proxy_with, Backend, TcpRelay,
+};
+use mesh_proxy::tls::IdentitySource;
+use mesh_proxy::{Proxy, ProxyOptions};
+
+const CLIENT_ID: &str = "spiffe://cluster.local/ns/default/sa/client";
+const SERVER_ID: &str = "spiffe://cluster.local/ns/default/sa/server";
+
+fn identity(ca: &Ca, sa: &str) -> IdentitySource {
+    let id = Identity::new(ca.trust_domain(), "default", sa).expect("identity");
+    let key = WorkloadKey::generate().expect("key");
+    let issued = ca
+        .sign_csr(
+            &key.csr_pem(&id).expect("csr"),
+            &id,
+            Duration::from_secs(3600),
+        )
+        .expect("signed");
+    IdentitySource::InProcess {
+        certs: Arc::new(WorkloadCerts::new(issued.chain, key.private_key_der()).expect("certs")),
+        trust_bundle: ca.trust_bundle().to_vec(),
+    }
+}
+
+const SERVER: &str = r#"
+node: {workload: server-v1, app: server, version: v1}
+listeners:
+  - name: inbound
+    address: "127.0.0.1:0"
+    direction: inbound
+    routeConfig: in
+    peerAuthentication: {mode: {mode}}
+    authorization: {authz}
+routes: [{name: in, virtualHosts: [{name: app, domains: ["*"], routes: [{route: [{cluster: app}]}]}]}]
+# The inbound cluster's endpoint is the workload itself (destination labels), as translated.
+clusters: [{name: app, endpoints: [{address: "{backend}", workload: server-v1, principal: "spiffe://cluster.local/ns/default/sa/server"}]}]
+"#;
+
+const CLIENT: &str = r#"
+node: {workload: client-v1, app: client, version: v1}
+listeners: [{name: out, address: "127.0.0.1:0", direction: outbound, routeConfig: out}]
+routes: [{name: out, virtualHosts: [{name: server, domains: [server], routes: [{route: [{cluster: server}]}]}]}]
+clusters:
+  - name: server
+    service: server.default.svc.cluster.local
+    endpoints: [{address: "{server}", workload: server-v1, principal: "{expect}"}]
+    tls: {mode: ISTIO_MUTUAL}
+"#;
+
+fn snapshot(template: &str, vars: &[(&str, String)]) -> mesh_api::snapshot::Snapshot {
+    mesh_proxy::config::parse(Path::new("t.yaml"), &fill(template, vars)).expect("valid")
+}
+
+struct Mesh {
+    backend: Backend,
+    server: Arc<Proxy>,
+    client: Arc<Proxy>,
+    inbound: std::net::SocketAddr,
+    /// Between the client proxy and the server's inbound listener, counting connections.
+    relay: TcpRelay,
+    out: std::net::SocketAddr,
+    backend_addr: String,
+    /// The server proxy's access log.
+    log: std::path::PathBuf,
+}
+
+impl Mesh {
+    async fn start(mode: &str, authz: &str, expect: &str) -> Mesh {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = std::env::temp_dir().join(format!("mesh-mtls-{}-{n}.log", std::process::id()));
+        let ca = Ca::ephemeral("cluster.local").expect("ca");
+        let backend = Backend::start("app").await;
+        let backend_addr = backend.addr.to_string();
+        let server = start_proxy_with(
+            SERVER,
+            &server_vars(mode, authz, &backend_addr),
+            ProxyOptions {
+                identity: Some(identity(&ca, "server")),
+                access_log: Some(mesh_proxy::access_log::LogTarget::File(log.clone())),
+                ..Default::default()
+            },
+        )
+        .await;
+        let inbound = server.listener_addr("inbound").expect("inbound");
+        let relay = TcpRelay::start(inbound).await;
+        let client = start_proxy_with(
+            CLIENT,
+            &[
+                ("server", relay.addr.to_string()),
+                ("expect", expect.into()),
+            ],
+            ProxyOptions {
+                identity: Some(identity(&ca, "client")),
+                ..Default::default()
+            },
+        )
+        .await;
+        let out = client.listener_addr("out").expect("out");
+        Mesh {
+            backend,
+            server,
+            client,
+            inbound,
+            relay,
+            out,
+            backend_addr,
+            log,
+        }
+    }
+
+    fn set_server(&self, mode: &str, authz: &str) {
+        self.server
+            .apply(snapshot(
+                SERVER,
+                &server_vars(mode, authz, &self.backend_addr),
+            ))
+            .expect("applied");
+    }
+}
+
+fn server_vars(mode: &str, authz: &str, backend: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("mode", mode.into()),
+        ("authz", authz.into()),
+        ("backend", backend.into()),
+    ]
+}
+
+const PLAIN_GET: &[u8] = b"GET /plain HTTP/1.1\r\nhost: server\r\n\r\n";
+
+#[tokio::test]
+async fn mtls_between_proxies_with_principals_in_metrics() {
+    let m = Mesh::start("STRICT", "[]", SERVER_ID).await;
+    let got = get(m.out, "http://server/hello").await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.backend(), Some("app"));
+    // Several requests share the one multiplexed connection.
+    for _ in 0..3 {
+        assert_eq!(get(m.out, "http://server/again").await.status, 200);
+    }
+    assert_eq!(m.relay.conns(), 1, "one multiplexed h2 connection per peer");
+    let server = scrape(&m.server).await;
+    let inbound = [
+        ("reporter", "destination"),
+        ("connection_security_policy", "mutual_tls"),
+        ("source_principal", CLIENT_ID),
+        ("destination_principal", SERVER_ID),
+        ("response_code", "200"),
+    ];
+    assert_eq!(
+        metric_sum(&server, "istio_requests_total", &inbound),
+        4.0,
+        "{server}"
+    );
+    let client = scrape(&m.client).await;
+    let outbound = [
+        ("reporter", "source"),
+        ("source_principal", CLIENT_ID),
+        ("destination_principal", SERVER_ID),
+        ("response_code", "200"),
+    ];
+    assert_eq!(
+        metric_sum(&client, "istio_requests_total", &outbound),
+        4.0,
+        "{client}"
+    );
+}
+
+#[tokio::test]
+async fn strict_refuses_plaintext_permissive_accepts_both() {
+    let m = Mesh::start("STRICT", "[]", SERVER_ID).await;
+    let answer = raw_exchange(m.inbound, PLAIN_GET, Duration::from_secs(2)).await;
+    assert_eq!(answer, "", "STRICT must close a plain-text connection");
+    assert_eq!(m.backend.hits(), 0);
+    let text = scrape(&m.server).await;
+    assert_eq!(
+        metric_sum(&text, "mesh_proxy_inbound_plaintext_rejected_total", &[]),
+        1.0
+    );
+
+    m.set_server("PERMISSIVE", "[]");
+    let answer = raw_exchange(m.inbound, PLAIN_GET, Duration::from_secs(2)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(get(m.out, "http://server/tls").await.status, 200);
+    let text = scrape(&m.server).await;
+    let plain = [
+        ("connection_security_policy", "none"),
+        ("response_code", "200"),
+    ];
+    let mtls = [
+        ("connection_security_policy", "mutual_tls"),
+        ("response_code", "200"),
+    ];
+    assert_eq!(
+        metric_sum(&text, "istio_requests_total", &plain),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric_sum(&text, "istio_requests_total", &mtls),
+        1.0,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn client_refuses_a_server_with_another_identity() {
+    let m = Mesh::start(
+        "STRICT",
+        "[]",
+        "spiffe://cluster.local/ns/default/sa/someone-else",
+    )
+    .await;
+    let got = get(m.out, "http://server/x").await;
+    assert_eq!(got.status, 503, "{}", got.text());
+    let text = scrape(&m.client).await;
+    assert_eq!(
+        metric_sum(&text, "istio_requests_total", &[("response_flags", "UF")]),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(m.backend.hits(), 0);
+}
+
+#[tokio::test]
+async fn deny_admin_path_gets_403_rbac() {
+    let deny = r#"[{name: default/deny-admin, action: DENY, rules: [{to: [{operation: {paths: ["/admin*"]}}]}]}]"#;
+    let m = Mesh::start("STRICT", deny, SERVER_ID).await;
+    let got = get(m.out, "http://server/admin/users").await;
+    assert_eq!(got.status, 403);
+    assert_eq!(got.text(), "RBAC: access denied");
+    assert_eq!(get(m.out, "http://server/public").await.status, 200);
+    assert_eq!(m.backend.hits(), 1);
+    let text = scrape(&m.server).await;
+    let denied = [
+        ("reporter", "destination"),
+        ("response_code", "403"),
+        ("source_principal", CLIENT_ID),
+    ];
+    assert_eq!(
+        metric_sum(&text, "istio_requests_total", &denied),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(metric_sum(&text, "envoy_http_rbac_denied", &[]), 1.0);
+    let line = eventually(
+        Duration::from_secs(2),
+        "the denial in the access log",
+        || async {
+            let text = std::fs::read_to_string(&m.log).unwrap_or_default();
+            text.lines()
+                .find(|l| l.contains("\"response_code\":403"))
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    assert!(
+        line.contains("rbac_access_denied_matched_policy[default/deny-admin]"),
+        "{line}"
+    );
+    let _ = std::fs::remove_file(&m.log);
+}
+
+#[tokio::test]
+async fn allow_only_another_principal_then_policy_change_applies_at_once() {
+    let only_x = r#"[{name: default/only-x, rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/x"]}}]}]}]"#;
+    let m = Mesh::start("STRICT", only_x, SERVER_ID).await;
+    let got = get(m.out, "http://server/").await;
+    assert_eq!(got.status, 403);
+    assert_eq!(got.text(), "RBAC: access denied");
+
+    let also_client = r#"[{name: default/only-x, rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/x", "cluster.local/ns/default/sa/client"]}}]}]}]"#;
+    m.set_server("STRICT", also_client);
+    eventually(
+        Duration::from_secs(1),
+        "the new policy allows the client",
+        || async { (get(m.out, "http://server/").await.status == 200).then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn identity_from_pem_files() {
+    use mesh_controlplane::ca::x509::certs_to_pem;
+    use mesh_proxy::tls::TlsContext;
+    let ca = Ca::ephemeral("cluster.local").expect("ca");
+    let id = Identity::new("cluster.local", "default", "server").expect("identity");
+    let key = WorkloadKey::generate().expect("key");
+    let issued = ca
+        .sign_csr(
+            &key.csr_pem(&id).expect("csr"),
+            &id,
+            Duration::from_secs(3600),
+        )
+        .expect("signed");
+    let dir = std::env::temp_dir().join(format!("mesh-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (chain, key_path, bundle) = (
+        dir.join("chain.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    );
+    std::fs::write(&chain, certs_to_pem(&issued.chain)).expect("write");
+    std::fs::write(&key_path, key.private_key_pem()).expect("write");
+    std::fs::write(&bundle, ca.trust_bundle_pem()).expect("write");
+    let source = IdentitySource::Files {
+        cert_chain: chain,
+        key: key_path,
+        trust_bundle: bundle.clone(),
+    };
+    let tls = TlsContext::load(&source).expect("loads");
+    assert_eq!(tls.spiffe_id, SERVER_ID);
+    std::fs::remove_file(&bundle).expect("rm");
+    let err = TlsContext::load(&source)
+        .expect_err("missing bundle")
+        .to_string();
+    assert!(err.contains("ca.pem"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn identity_flags_are_documented_and_go_together() {
+    let bin = env!("CARGO_BIN_EXE_mesh-proxy");
+    let help = std::process::Command::new(bin)
+        .args(["run", "--help"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--cert-chain", "--key", "--trust-bundle"] {
+        assert!(text.contains(flag), "{flag} missing from:\n{text}");
+    }
+    let alone = std::process::Command::new(bin)
+        .args(["run", "--config", "x.yaml", "--cert-chain", "c.pem"])
+        .output()
+        .expect("runs");
+    assert_eq!(alone.status.code(), Some(2), "usage error");
+}
+
+/// Certificates rotated in process are served to the next handshake, while the open
+/// multiplexed connection keeps working.
+#[tokio::test]
+async fn rotated_certificate_is_served_without_dropping_connections() {
+    use mesh_controlplane::ca::tls::client_config;
+    use rustls_pki_types::ServerName;
+
+    let ca = Ca::ephemeral("cluster.local").expect("ca");
+    let backend = Backend::start("app").await;
+    let server_source = identity(&ca, "server");
+    let IdentitySource::InProcess { certs, .. } = &server_source else {
+        unreachable!("identity() is in-process")
+    };
+    let certs = certs.clone();
+    let server = start_proxy_with(
+        SERVER,
+        &server_vars("STRICT", "[]", &backend.addr.to_string()),
+        ProxyOptions {
+            identity: Some(server_source.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let inbound = server.listener_addr("inbound").expect("inbound");
+    let relay = TcpRelay::start(inbound).await;
+    let client = start_proxy_with(
+        CLIENT,
+        &[
+            ("server", relay.addr.to_string()),
+            ("expect", SERVER_ID.into()),
+        ],
+        ProxyOptions {
+            identity: Some(identity(&ca, "client")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let out = client.listener_addr("out").expect("out");
+    assert_eq!(get(out, "http://server/1").await.status, 200);
+
+    let before = certs.leaf().expect("leaf");
+    let id = Identity::new("cluster.local", "default", "server").expect("id");
+    let key = WorkloadKey::generate().expect("key");
+    let issued = ca
+        .sign_csr(
+            &key.csr_pem(&id).expect("csr"),
+            &id,
+            Duration::from_secs(3600),
+        )
+        .expect("signed");
+    certs
+        .rotate(issued.chain, key.private_key_der())
+        .expect("rotated");
+    let after = certs.leaf().expect("leaf");
+    assert_ne!(before, after);
+
+    assert_eq!(get(out, "http://server/2").await.status, 200);
+    assert_eq!(
+        relay.conns(),
+        1,
+        "the open connection survived the rotation"
+    );
+
+    // A new handshake sees the new certificate.
+    let me = Identity::new("cluster.local", "default", "probe").expect("id");
+    let probe_key = WorkloadKey::generate().expect("key");
+    let probe = ca
+        .sign_csr(
+            &probe_key.csr_pem(&me).expect("csr"),
+            &me,
+            Duration::from_secs(3600),
+        )
+        .expect("signed");
+    let config = client_config(
+        probe.chain,
+        probe_key.private_key_der(),
+        ca.trust_bundle(),
+        &id,
+    )
+    .expect("client config");
+    let tcp = tokio::net::TcpStream::connect(inbound)
+        .await
+        .expect("connect");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("server").expect("name"), tcp)
+        .await
+        .expect("handshake");
+    let served = tls.get_ref().1.peer_certificates().expect("certs")[0].clone();
+    assert_eq!(served, after);
+}
+
+/// With `subjectAltNames` the endpoint's configured principal is not what is checked: the
+/// client's `destination_principal` is the identity the server proved.
+#[tokio::test]
+async fn destination_principal_comes_from_the_handshake() {
+    let client = CLIENT
+        .replace("principal: \"{expect}\"", "principal: \"\"")
+        .replace(
+            "tls: {mode: ISTIO_MUTUAL}",
+            "tls: {mode: ISTIO_MUTUAL, subjectAltNames: [\"{expect}\"]}",
+        );
+    let ca = Ca::ephemeral("cluster.local").expect("ca");
+    let backend = Backend::start("app").await;
+    let server = start_proxy_with(
+        SERVER,
+        &server_vars("STRICT", "[]", &backend.addr.to_string()),
+        ProxyOptions {
+            identity: Some(identity(&ca, "server")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let inbound = server.listener_addr("inbound").expect("inbound");
+    let client = start_proxy_with(
+        &client,
+        &[
+            ("server", inbound.to_string()),
+            ("expect", SERVER_ID.into()),
+        ],
+        ProxyOptions {
+            identity: Some(identity(&ca, "client")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let out = client.listener_addr("out").expect("out");
+    assert_eq!(get(out, "http://server/").await.status, 200);
+    assert_eq!(get(out, "http://server/").await.status, 200);
+    let text = scrape(&client).await;
+    let labels = [("reporter", "source"), ("destination_principal", SERVER_ID)];
+    assert_eq!(
+        metric_sum(&text, "istio_requests_total", &labels),
+        2.0,
+        "{text}"
+    );
+}
