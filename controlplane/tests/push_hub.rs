@@ -127,11 +127,11 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
     .await;
     assert_eq!(nacked.error.as_deref(), Some("boom"));
 
-    // A change that leaves this proxy's snapshot as it is (a PeerAuthentication is not part of
-    // sidecar snapshots yet) bumps the revision but is not pushed.
+    // A change that leaves this proxy's snapshot as it is (a PeerAuthentication selecting
+    // another workload) bumps the revision but is not pushed.
     let rev = store.revision();
     store
-        .apply_yaml("pa.yaml", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default}\nspec: {mtls: {mode: STRICT}}\n")
+        .apply_yaml("pa.yaml", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: other}\nspec: {selector: {matchLabels: {app: someone-else}}, mtls: {mode: STRICT}}\n")
         .await
         .unwrap();
     assert!(store.revision() > rev);

@@ -162,6 +162,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 access_log: args.access_log.clone(),
                 log_control: Some(Arc::new(Logs(handle))),
                 header_read_timeout: None,
+                identity: args.identity.source(),
             };
             let client = Client::start(opts);
             tokio::select! {

@@ -272,6 +272,9 @@ impl Hub {
                 outbound: e.node.outbound,
                 inbound: e.node.inbound,
                 version: String::new(),
+                // Proxies get no certificates over this plaintext stream yet, so no
+                // automatic mTLS between them (a DestinationRule asking for it still warns).
+                auto_mtls: false,
             };
             let t = translate::sidecar(&input, &e.workload, &opts);
             e.warnings = t.warnings.iter().map(ToString::to_string).collect();
