@@ -20,6 +20,35 @@ use tokio::task::JoinHandle;
 
 use crate::{Proxy, ProxyOptions};
 
+/// A loopback address with a port nobody listens on, for a server that a test must know the
+/// address of before it starts (a process it spawns, a proxy whose config names it).
+///
+/// The ports come from below the kernel's ephemeral range (32768-60999 by default): a port
+/// taken from `bind(":0")` and released is in that range, where any outgoing `connect` of a
+/// test running in parallel may pick it as its source port before the server binds it.
+/// Each test process walks its own window of the range (chosen from its PID) and checks that
+/// a port is free before handing it out; within a process no port is handed out twice.
+pub fn free_addr() -> SocketAddr {
+    use std::sync::atomic::AtomicU32;
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000; // 20000..32000
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() * 397) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let port = LOW + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port as u16));
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{}", LOW + SPAN)
+}
+
 /// What a backend saw of one request.
 #[derive(Debug, Clone)]
 pub struct Seen {

@@ -4,7 +4,7 @@
 //! error (and traffic still flows); reconnect and hello again after the control plane
 //! drops the stream; SIGTERM exits 0. The process is killed by PID when the test ends.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use http::Request;
 use http_body_util::Full;
 use mesh_api::snapshot::Snapshot;
 use mesh_api::xds::ProxyMessage;
-use mesh_proxy::testing::{eventually, fill, get, send, Backend};
+use mesh_proxy::testing::{eventually, fill, free_addr, get, send, Backend};
 use mesh_proxy::xds::fake::FakeControlPlane;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -25,12 +25,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
 }
 
 async fn ready(admin: SocketAddr) -> Option<(u16, String)> {

@@ -5,7 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -21,11 +21,7 @@ use serde_json::Value;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// A port nobody listens on right now.
-pub fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
+pub use mesh_proxy::testing::free_addr;
 
 /// The control plane binary, on fixed addresses so a restart keeps them.
 pub struct ControlPlane {
