@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{self, HeaderMap, HeaderValue};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Uri};
 use http::{request, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
@@ -24,6 +25,8 @@ use crate::metrics::ResponseFlags;
 use crate::route::CompiledRoute;
 use crate::runtime::Runtime;
 use crate::upstream::UpstreamError;
+
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Everything `forward` needs about one routed request.
 #[derive(Debug)]
@@ -264,19 +267,22 @@ fn shape(
             headers::apply(r, headers);
         }
     }
-    if !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
     let protocol = if upgrade {
         UpstreamProtocol::Http1
     } else {
         cluster.cfg.protocol
     };
+    // One buffer for both the Host header and the upstream URI's authority: validated
+    // twice, copied never.
+    let authority = Bytes::from(authority);
     match protocol {
         UpstreamProtocol::Http1 => {
             headers.insert(
                 header::HOST,
-                HeaderValue::from_str(&authority).map_err(|_| ())?,
+                HeaderValue::from_maybe_shared(authority.clone()).map_err(|_| ())?,
             );
         }
         UpstreamProtocol::Http2 => {
@@ -286,7 +292,7 @@ fn shape(
     let (key, cookie) = hash_key(&cluster.cfg, headers, path.query().unwrap_or(""), client_ip);
     let head = Head {
         method: parts.method.clone(),
-        authority: Authority::try_from(authority).map_err(|_| ())?,
+        authority: Authority::from_maybe_shared(authority).map_err(|_| ())?,
         path,
         headers: std::mem::take(headers),
         protocol,

@@ -13,6 +13,11 @@ static HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 /// Removes hop-by-hop headers (RFC 9110 7.6.1), including those the `Connection` header
 /// names. With `keep_upgrade`, `Connection: upgrade` and `Upgrade` survive for WebSocket.
 pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none of these: one pass of cheap name comparisons instead of a
+    // hashed lookup per name (this runs twice per proxied request).
+    if !h.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(conn) = h.get(header::CONNECTION).cloned() {
         if let Ok(list) = conn.to_str() {
             for name in list.split(',').map(str::trim) {
@@ -41,6 +46,19 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
             h.remove(header::TE);
         }
     }
+}
+
+/// The names [`strip_hop_by_hop`] may remove on its own (those listed in `Connection` are
+/// found through `Connection`).
+fn is_hop_by_hop(n: &HeaderName) -> bool {
+    n == header::CONNECTION
+        || n == header::TRANSFER_ENCODING
+        || n == header::UPGRADE
+        || n == header::TE
+        || n == header::PROXY_AUTHENTICATE
+        || n == KEEP_ALIVE
+        || n == PROXY_CONNECTION
+        || n == HTTP2_SETTINGS
 }
 
 /// Applies Istio's `set`, `add`, `remove` in that order (Envoy's order).
@@ -76,17 +94,24 @@ pub fn ensure_request_id(h: &mut HeaderMap) {
     let v: u128 = rand::rng().random();
     // Version 4, variant 10.
     let v = (v & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let s = format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        (v >> 96) as u32,
-        (v >> 80) as u16,
-        (v >> 64) as u16,
-        (v >> 48) as u16,
-        v & 0xffff_ffff_ffff
-    );
-    if let Ok(v) = HeaderValue::from_str(&s) {
+    if let Ok(v) = HeaderValue::from_bytes(&uuid_text(v)) {
         h.insert(X_REQUEST_ID.clone(), v);
     }
+}
+
+/// `8-4-4-4-12` lowercase hex, without `format!` (this runs for every request).
+fn uuid_text(v: u128) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 36];
+    let mut shift = 128;
+    for (pos, slot) in out.iter_mut().enumerate() {
+        if matches!(pos, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        shift -= 4;
+        *slot = HEX[((v >> shift) & 0xf) as usize];
+    }
+    out
 }
 
 /// True when the request asks for a protocol upgrade (WebSocket and friends).
@@ -121,6 +146,15 @@ mod tests {
             h.get(&X_REQUEST_ID).expect("id"),
             id.as_str(),
             "kept when present"
+        );
+    }
+
+    #[test]
+    fn uuid_text_is_the_hex_of_the_value() {
+        let v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210_u128;
+        assert_eq!(
+            std::str::from_utf8(&uuid_text(v)).expect("ascii"),
+            "01234567-89ab-cdef-fedc-ba9876543210"
         );
     }
 

@@ -10,6 +10,8 @@ mod labels;
 mod render;
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -163,8 +165,10 @@ pub struct HttpSample {
 #[derive(Debug, Default)]
 pub struct Metrics {
     peers: RwLock<Interner>,
-    http: RwLock<HashMap<HttpKey, Arc<HttpSeries>>>,
-    tcp: RwLock<HashMap<TcpKey, Arc<TcpSeries>>>,
+    // Looked up once per request: small integer keys, so a fast non-DoS-resistant hash (the
+    // keys are interned ids, not attacker-chosen strings).
+    http: RwLock<FxHashMap<HttpKey, Arc<HttpSeries>>>,
+    tcp: RwLock<FxHashMap<TcpKey, Arc<TcpSeries>>>,
     /// Proxy-level counters, Envoy-style names.
     pub config_reloads_ok: AtomicU64,
     pub config_reloads_rejected: AtomicU64,
