@@ -108,15 +108,54 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
     })
     .await;
     assert_eq!(second.state, SyncState::Stale);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(me(&status).unwrap().pushes, 2, "the burst was pushed once");
+    let v2 = second.version_sent.clone().unwrap();
+    tx.send(Cmd::Ack {
+        id: "reviews-v1-0.default".into(),
+        conn: 1,
+        version: v2.clone(),
+    })
+    .await
+    .unwrap();
+
+    // A change that leaves this proxy's snapshot as it is (a PeerAuthentication selecting
+    // another workload) bumps the revision but is not pushed. Once the hub has processed it
+    // (the ACKed version is marked current as of that revision), it has also processed the
+    // whole burst: still two pushes, so the burst went out once and nothing was resent.
+    let rev = store.revision();
+    store
+        .apply_yaml("pa.yaml", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: other}\nspec: {selector: {matchLabels: {app: someone-else}}, mtls: {mode: STRICT}}\n")
+        .await
+        .unwrap();
+    let pa_rev = store.revision();
+    assert!(pa_rev > rev);
+    let current = eventually(
+        WAIT,
+        "the PeerAuthentication revision processed",
+        || async { me(&status).filter(|p| p.acked_revision.is_some_and(|r| r >= pa_rev)) },
+    )
+    .await;
+    assert_eq!(
+        current.pushes, 2,
+        "the burst was pushed once, the no-op not at all"
+    );
+    assert_eq!(current.state, SyncState::Synced);
+
+    // A real change: a third push, which the proxy rejects.
+    store
+        .apply_yaml("vs.yaml", &vs("reviews", "6s"))
+        .await
+        .unwrap();
+    let third = eventually(WAIT, "the third push", || async {
+        me(&status).filter(|p| p.pushes == 3)
+    })
+    .await;
 
     // NACK of the current version: NACKED with the error.
-    let v2 = second.version_sent.clone().unwrap();
+    let v3 = third.version_sent.clone().unwrap();
     tx.send(Cmd::Nack {
         id: "reviews-v1-0.default".into(),
         conn: 1,
-        version: v2,
+        version: v3,
         error: "boom".into(),
     })
     .await
@@ -126,19 +165,4 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
     })
     .await;
     assert_eq!(nacked.error.as_deref(), Some("boom"));
-
-    // A change that leaves this proxy's snapshot as it is (a PeerAuthentication selecting
-    // another workload) bumps the revision but is not pushed.
-    let rev = store.revision();
-    store
-        .apply_yaml("pa.yaml", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: other}\nspec: {selector: {matchLabels: {app: someone-else}}, mtls: {mode: STRICT}}\n")
-        .await
-        .unwrap();
-    assert!(store.revision() > rev);
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(
-        me(&status).unwrap().pushes,
-        2,
-        "identical snapshot not resent"
-    );
 }
