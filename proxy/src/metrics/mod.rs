@@ -1,4 +1,5 @@
-//! Istio's standard metrics, in Prometheus text format.
+//! Istio's standard metrics, in Prometheus text format, followed by Prometheus' standard
+//! process metrics ([`ProcessStats`]: memory, CPU, start time, file descriptors).
 //!
 //! Why not a generic metrics crate: Istio's label sets are wide (25 labels) and a proxy sees
 //! few distinct ones. We render each workload's labels once ([`PeerLabels`], interned so a
@@ -7,6 +8,7 @@
 
 mod histogram;
 mod labels;
+mod process;
 mod render;
 
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 pub use histogram::Histogram;
 pub use labels::{Peer, PeerLabels, Reporter, SecurityPolicy};
+pub use process::ProcessStats;
 
 /// Istio/Envoy response flags, combined as a bit set (`DI,UT` and so on).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -251,5 +251,6 @@ pub(super) fn render(m: &Metrics) -> String {
             v.load(Ordering::Relaxed)
         );
     }
+    super::ProcessStats::read().render(&mut out);
     out
 }
