@@ -34,6 +34,8 @@ struct TargetState {
     /// No longer in the target list: kept (its traffic still counts, and a proxy that
     /// reconnects continues from its last scrape) until its data ages out.
     unlisted: bool,
+    /// CPU seconds per second between the last two scrapes.
+    cpu_cores: Option<f64>,
 }
 
 /// Per-target scrape history and the window computation.
@@ -71,6 +73,11 @@ impl Aggregator {
             if elapsed.is_zero() {
                 return;
             }
+            t.cpu_cores = match (prev.process.cpu_seconds, scrape.process.cpu_seconds) {
+                // A restarted proxy's counter went down: no rate for this interval.
+                (Some(p), Some(c)) if c >= p => Some((c - p) / elapsed.as_secs_f64()),
+                _ => None,
+            };
             let mut delta = Scrape::default();
             for (k, cur) in &scrape.http {
                 let d = match prev.http.get(k) {
@@ -107,6 +114,11 @@ impl Aggregator {
         }
     }
 
+    /// Whether `target` has a scrape that the next one is a delta from.
+    pub fn has_baseline(&self, target: &str) -> bool {
+        self.targets.get(target).is_some_and(|t| t.last.is_some())
+    }
+
     /// Records a failed scrape: the target is down; its data stays until it ages out.
     pub fn record_failure(&mut self, target: &str, error: String) {
         self.targets.entry(target.to_string()).or_default().error = Some(error);
@@ -129,14 +141,21 @@ impl Aggregator {
         self.targets
             .iter()
             .filter(|(_, t)| !t.unlisted)
-            .map(|(id, t)| TargetStatus {
-                id: id.clone(),
-                up: t.error.is_none() && t.last.is_some(),
-                error: t.error.clone(),
-                last_scrape_age_s: t
-                    .last
-                    .as_ref()
-                    .map(|(at, _)| now.saturating_duration_since(*at).as_secs_f64()),
+            .map(|(id, t)| {
+                let process = t.last.as_ref().map(|(_, s)| s.process).unwrap_or_default();
+                TargetStatus {
+                    id: id.clone(),
+                    up: t.error.is_none() && t.last.is_some(),
+                    error: t.error.clone(),
+                    last_scrape_age_s: t
+                        .last
+                        .as_ref()
+                        .map(|(at, _)| now.saturating_duration_since(*at).as_secs_f64()),
+                    rss_bytes: process.resident_bytes.map(round),
+                    start_time_s: process.start_time_seconds,
+                    cpu_seconds: process.cpu_seconds,
+                    cpu_cores: t.cpu_cores,
+                }
             })
             .collect()
     }

@@ -1,4 +1,5 @@
-//! The Istio metric families of one scrape, keyed by the labels the topology needs.
+//! The Istio metric families of one scrape, keyed by the labels the topology needs, and the
+//! proxy's process metrics (memory, CPU, start time) for the mesh overview.
 //!
 //! Labels the topology does not use (principals, canonical names, flags...) are summed away,
 //! which keeps a proxy's few hundred series down to a few dozen.
@@ -55,11 +56,23 @@ pub struct Tcp {
     pub received_bytes: f64,
 }
 
-/// The Istio families of one scrape.
+/// Prometheus' standard process metrics of the scraped proxy, when it exports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Process {
+    /// `process_resident_memory_bytes`.
+    pub resident_bytes: Option<f64>,
+    /// `process_start_time_seconds` (Unix seconds).
+    pub start_time_seconds: Option<f64>,
+    /// `process_cpu_seconds_total`.
+    pub cpu_seconds: Option<f64>,
+}
+
+/// The Istio families of one scrape, and the proxy's process metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scrape {
     pub http: HashMap<SeriesKey, Http>,
     pub tcp: HashMap<SeriesKey, Tcp>,
+    pub process: Process,
 }
 
 /// Interns the label strings of one scrape, so equal workloads share one allocation.
@@ -129,6 +142,13 @@ impl Scrape {
         for s in samples {
             let v = clean(s.value);
             let Some(family) = s.name.strip_prefix("istio_") else {
+                let p = &mut out.process;
+                match s.name.as_str() {
+                    "process_resident_memory_bytes" => p.resident_bytes = Some(v),
+                    "process_start_time_seconds" => p.start_time_seconds = Some(v),
+                    "process_cpu_seconds_total" => p.cpu_seconds = Some(v),
+                    _ => {}
+                }
                 continue;
             };
             if let Some(tcp) = family.strip_prefix("tcp_") {

@@ -192,6 +192,7 @@ pub fn node(service: &str, version: &str, app: SocketAddr) -> NodeIdentity {
         app,
         admin: None,
         stats: None,
+        proxy_type: Default::default(),
     }
 }
 
