@@ -36,6 +36,8 @@ struct TargetState {
     unlisted: bool,
     /// CPU seconds per second between the last two scrapes.
     cpu_cores: Option<f64>,
+    /// Successful scrapes so far.
+    scrapes: u64,
 }
 
 /// Per-target scrape history and the window computation.
@@ -68,6 +70,7 @@ impl Aggregator {
         let t = self.targets.entry(target.to_string()).or_default();
         t.error = None;
         t.unlisted = false;
+        t.scrapes += 1;
         if let Some((prev_at, prev)) = &t.last {
             let elapsed = at.saturating_duration_since(*prev_at);
             if elapsed.is_zero() {
@@ -155,6 +158,7 @@ impl Aggregator {
                     start_time_s: process.start_time_seconds,
                     cpu_seconds: process.cpu_seconds,
                     cpu_cores: t.cpu_cores,
+                    scrapes: t.scrapes,
                 }
             })
             .collect()

@@ -22,7 +22,8 @@
 //! edges filtered by source/destination workload name.
 //!
 //! `GET /api/v1/targets`: `{"targets": [{"id", "up", "error", "last_scrape_age_s",
-//! "rss_bytes", "start_time_s", "cpu_seconds", "cpu_cores"}]}`: the last three from
+//! "scrapes", "rss_bytes", "start_time_s", "cpu_seconds", "cpu_cores"}]}` (`scrapes`: how
+//! many succeeded; `last_scrape_age_s` as of the request); the last four from
 //! Prometheus' standard process metrics (`process_resident_memory_bytes`,
 //! `process_start_time_seconds`, `process_cpu_seconds_total`), null when the proxy does not
 //! export them; `cpu_cores` is the CPU used between the last two scrapes.

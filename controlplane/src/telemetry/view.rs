@@ -124,4 +124,6 @@ pub struct TargetStatus {
     pub cpu_seconds: Option<f64>,
     /// CPU cores the proxy used between its last two scrapes (1.0 = one core busy).
     pub cpu_cores: Option<f64>,
+    /// Successful scrapes so far.
+    pub scrapes: u64,
 }
