@@ -100,6 +100,14 @@ impl Aggregator {
                     delta.tcp.insert(k.clone(), d);
                 }
             }
+            for (k, cur) in &scrape.retries {
+                let p = prev.retries.get(k).copied().unwrap_or(0.0);
+                // A counter that went down restarted: its value is the delta.
+                let d = if *cur >= p { cur - p } else { *cur };
+                if d > 0.0 {
+                    delta.retries.insert(k.clone(), d);
+                }
+            }
             t.ring.push_back(Delta {
                 at,
                 elapsed,
@@ -191,11 +199,15 @@ impl Aggregator {
     pub fn topology(&self, window: Window, now: Instant) -> Topology {
         let span = window.duration();
         let mut by_edge: HashMap<EdgeKey, [Acc; 2]> = HashMap::new();
+        let mut retries: HashMap<Arc<str>, f64> = HashMap::new();
         for t in self.targets.values() {
             let mut sums: HashMap<(EdgeKey, bool), Acc> = HashMap::new();
             let mut covered = Duration::ZERO;
             for d in Self::window_deltas(t, now, span) {
                 covered += d.elapsed;
+                for (service, n) in &d.scrape.retries {
+                    *retries.entry(service.clone()).or_default() += n;
+                }
                 for (k, h) in &d.scrape.http {
                     let a = sums
                         .entry((edge_key(k, "http"), k.source_reported))
@@ -234,7 +246,7 @@ impl Aggregator {
                 slot.mtls += a.mtls;
             }
         }
-        super::dedup::absorb_unknown_sources(&mut by_edge);
+        super::dedup::absorb_unknown_sources(&mut by_edge, retries);
         let mut nodes = BTreeMap::new();
         for (src, dst, service, _) in by_edge.keys() {
             node(&mut nodes, src);
@@ -290,6 +302,9 @@ fn compact(ring: &mut VecDeque<Delta>, now: Instant) {
                 }
                 for (k, c) in d.scrape.tcp {
                     last.scrape.tcp.entry(k).or_default().add(&c);
+                }
+                for (k, n) in d.scrape.retries {
+                    *last.scrape.retries.entry(k).or_default() += n;
                 }
             }
             _ => out.push_back(d),

@@ -173,7 +173,9 @@ pub struct Metrics {
     pub config_reloads_rejected: AtomicU64,
     pub upstream_overflow: AtomicU64,
     pub outlier_ejections: AtomicU64,
-    pub retries: AtomicU64,
+    /// Retries per cluster name (`envoy_cluster_upstream_rq_retry{cluster_name}`): the
+    /// control plane's telemetry tells a client's retries from other callers by these.
+    retries: RwLock<HashMap<Arc<str>, Arc<AtomicU64>>>,
     /// Plain-text connections closed by PeerAuthentication STRICT.
     pub mtls_plaintext_rejected: AtomicU64,
     /// Inbound TLS handshakes that failed (untrusted or missing client certificate, ...).
@@ -239,6 +241,34 @@ impl Metrics {
         w.entry(key)
             .or_insert_with(|| Arc::new(HttpSeries::default()))
             .clone()
+    }
+
+    /// Counts one retry to `cluster` (rare: a lookup per retry is fine).
+    pub fn record_retry(&self, cluster: &Arc<str>) {
+        if let Some(c) = self
+            .retries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(cluster)
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut w = self.retries.write().unwrap_or_else(|e| e.into_inner());
+        w.entry(cluster.clone())
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Retries so far, per cluster name.
+    pub fn retries(&self) -> Vec<(Arc<str>, u64)> {
+        let r = self.retries.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = r
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect();
+        out.sort();
+        out
     }
 
     pub fn tcp_series(&self, key: TcpKey) -> Arc<TcpSeries> {
