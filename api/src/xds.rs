@@ -69,6 +69,34 @@ pub struct NodeIdentity {
     /// The proxy's merged metrics server.
     #[serde(default)]
     pub stats: Option<SocketAddr>,
+    /// `sidecar` (default) or `router` (a gateway: it gets the listeners of the Gateway
+    /// resources selecting its labels instead of a sidecar's, and is no service endpoint).
+    #[serde(default, skip_serializing_if = "ProxyType::is_sidecar")]
+    pub proxy_type: ProxyType,
+}
+
+/// What kind of proxy says hello; Istio's names (`router` is a gateway).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyType {
+    /// Next to one workload: outbound and inbound listeners.
+    #[default]
+    Sidecar,
+    /// An ingress or egress gateway: one listener per Gateway server port.
+    Router,
+}
+
+impl ProxyType {
+    pub fn is_sidecar(&self) -> bool {
+        *self == ProxyType::Sidecar
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyType::Sidecar => "sidecar",
+            ProxyType::Router => "router",
+        }
+    }
 }
 
 fn default_namespace() -> String {
@@ -243,5 +271,24 @@ mod tests {
         .unwrap();
         assert_eq!(node.namespace, "default");
         assert_eq!(node.id(), "reviews-v1-0.default");
+        assert_eq!(node.proxy_type, ProxyType::Sidecar);
+        // Sidecars' hellos stay as they were, so older control planes still read them.
+        assert!(!serde_json::to_string(&node).unwrap().contains("proxyType"));
+    }
+
+    #[test]
+    fn gateways_say_router() {
+        let node: NodeIdentity = serde_json::from_str(
+            r#"{"name":"gw-0","service":"istio-ingressgateway","proxyType":"router",
+                "inbound":"127.0.0.1:8080","outbound":"127.0.0.1:8080","app":"127.0.0.1:8080"}"#,
+        )
+        .unwrap();
+        assert_eq!(node.proxy_type, ProxyType::Router);
+        let bad = serde_json::from_str::<NodeIdentity>(
+            r#"{"name":"gw-0","service":"x","proxyType":"gateway",
+                "inbound":"127.0.0.1:1","outbound":"127.0.0.1:1","app":"127.0.0.1:1"}"#,
+        );
+        let err = bad.unwrap_err().to_string();
+        assert!(err.contains("sidecar") && err.contains("router"), "{err}");
     }
 }

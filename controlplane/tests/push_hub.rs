@@ -33,6 +33,7 @@ fn node() -> NodeIdentity {
         app: "127.0.0.1:9080".parse().unwrap(),
         admin: None,
         stats: None,
+        proxy_type: Default::default(),
     }
 }
 
@@ -54,6 +55,7 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
         debounce: Duration::from_millis(300),
         grace: Duration::from_secs(5),
         registry_file: None,
+        scrape_interval: Duration::from_secs(1),
     };
     tokio::spawn(hub::run(
         store.clone(),

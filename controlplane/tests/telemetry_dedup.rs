@@ -74,3 +74,42 @@ fn a_fully_explained_unknown_edge_disappears() {
     assert_eq!((t.edges[0].requests, t.edges[0].mtls), (40, false));
     assert_eq!(t.nodes.len(), 2, "no `unknown` node: {:#?}", t.nodes);
 }
+
+#[test]
+fn a_clients_retries_do_not_show_as_traffic_from_outside() {
+    let t0 = Instant::now();
+    let t1 = t0 + Duration::from_secs(1);
+    let mut agg = Aggregator::new();
+    // pp sent 20 requests; 5 failed and were retried twice each: reviews saw 30 attempts.
+    let client = |n, retries| {
+        let text = format!(
+            "istio_requests_total{{reporter=\"source\",source_workload=\"pp\",destination_workload=\"reviews\",destination_service=\"reviews.default.svc.cluster.local\",response_code=\"200\"}} {n}\n\
+             envoy_cluster_upstream_rq_retry{{cluster_name=\"outbound|9080|v1|reviews.default.svc.cluster.local\"}} {retries}\n\
+             envoy_cluster_upstream_rq_retry{{cluster_name=\"inbound|9080||\"}} 1000\n"
+        );
+        Scrape::from_samples(&parse(&text).expect("valid"))
+    };
+    let server = |n| scrape(&[("destination", "unknown", "reviews", "none", n)]);
+    agg.record("pp", t0, client(0, 0));
+    agg.record("reviews", t0, server(0));
+    agg.record("pp", t1, client(20, 10));
+    agg.record("reviews", t1, server(30));
+    let t = agg.topology(Window::OneMinute, t1);
+    assert_eq!(t.edges.len(), 1, "{:#?}", t.edges);
+    assert_eq!(
+        (t.edges[0].source.as_str(), t.edges[0].requests),
+        ("pp", 20)
+    );
+
+    // Traffic beyond the requests and their retries still came from outside.
+    let t2 = t1 + Duration::from_secs(1);
+    agg.record("pp", t2, client(20, 10));
+    agg.record("reviews", t2, server(37));
+    let t = agg.topology(Window::OneMinute, t2);
+    let ext = t
+        .edges
+        .iter()
+        .find(|e| e.source == "unknown")
+        .expect("outside");
+    assert_eq!(ext.requests, 7);
+}

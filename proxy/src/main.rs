@@ -150,11 +150,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             // clap requires both files with --control-plane.
             let workload = args.xds.workload_file.clone().unwrap_or_default();
             let token = args.xds.token_file.clone().unwrap_or_default();
-            let mut opts = ClientOptions::new(
-                control_plane,
-                xds::read_workload(&workload)?,
-                xds::read_token(&token)?,
-            );
+            let mut node = xds::read_workload(&workload)?;
+            // The hello tells the control plane where to scrape: where we really listen.
+            node.admin = Some(args.admin_addr);
+            node.stats = Some(args.stats_addr);
+            let mut opts = ClientOptions::new(control_plane, node, xds::read_token(&token)?);
             opts.proxy = ProxyOptions {
                 admin_addr: Some(args.admin_addr),
                 stats_addr: Some(args.stats_addr),

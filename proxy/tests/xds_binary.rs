@@ -91,6 +91,8 @@ async fn binary_applies_pushed_snapshots_and_acks_or_nacks() {
         (node.id().as_str(), token.as_str()),
         ("app-0.default", "the-token")
     );
+    // Where the control plane scrapes metrics: the addresses the proxy really listens on.
+    assert_eq!((node.admin, node.stats), (Some(admin), Some(stats)));
     let (status, text) = eventually(WAIT, "the not-ready health port", || ready(health)).await;
     assert_eq!(status, 503);
     assert!(text.contains("NOT READY"), "{text}");

@@ -39,7 +39,8 @@ struct RunArgs {
     /// Config streams from proxies (plaintext HTTP/2).
     #[arg(long, default_value = "127.0.0.1:15010")]
     listen: SocketAddr,
-    /// Monitoring and config API: /debug/proxies, /debug/resources, /apis/*.
+    /// Monitoring, config and telemetry API: /debug/proxies, /debug/resources, /apis/*,
+    /// /api/v1/topology|edges|targets|mesh.
     #[arg(long, default_value = "127.0.0.1:15014")]
     monitoring: SocketAddr,
     /// Changes within this window are pushed together.
@@ -48,6 +49,9 @@ struct RunArgs {
     /// How long a disconnected proxy's endpoints stay in the registry.
     #[arg(long, default_value = "5s")]
     grace: mesh_api::Duration,
+    /// How often every connected proxy's metrics are scraped for the telemetry API.
+    #[arg(long, default_value = "1s")]
+    scrape_interval: mesh_api::Duration,
     /// Log filter (tracing syntax: info, debug, mesh_controlplane=trace, ...).
     #[arg(long, env = "MESH_CONTROLPLANE_LOG", default_value = "info")]
     log_level: String,
@@ -55,6 +59,15 @@ struct RunArgs {
 
 fn main() -> std::process::ExitCode {
     let Command::Run(args) = Cli::parse().command;
+    if args.scrape_interval.as_std().is_zero() {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                "--scrape-interval must be longer than 0 (e.g. 1s)",
+            )
+            .exit();
+    }
     match run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -104,6 +117,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             debounce: args.debounce.as_std(),
             grace: args.grace.as_std(),
             registry_file: Some(args.state_dir.join(server::persist::REGISTRY_FILE)),
+            scrape_interval: args.scrape_interval.as_std(),
         };
         let bound = server::serve(store, tokens, xds, monitoring, opts, stop_rx).await?;
         tracing::info!(xds = %bound.xds, monitoring = %bound.monitoring, "control plane serving");

@@ -1,13 +1,23 @@
 //! The hub: the one owner of the connected proxies, the registry they form, and what each
 //! was sent. Streams talk to it with [`Cmd`]s; it recomputes snapshots (debounced) when the
-//! store revision or the registry changes, and publishes [`ProxyStatus`] for monitoring.
+//! store revision or the registry changes, and publishes [`ProxyStatus`] for monitoring (and
+//! the telemetry scraper, whose targets are the proxies listed there).
+//!
+//! Sidecars get [`translate::sidecar`]; gateways (`proxyType: router`) get
+//! [`translate::gateway()`]: the Gateway resources whose selector matches their labels. A
+//! gateway is not a service endpoint (its listeners are the Gateway servers' ports, not an
+//! inbound sidecar listener), so it stays out of the registry other proxies route with.
+//! Gateway listeners bind on the IP of the gateway's `inbound` address; a server port maps
+//! to the `targetPort` of the gateway's port with that number, else to Istio's ingress
+//! gateway target ports (80 -> 8080, 443 -> 8443: binding below 1024 needs root), else to
+//! itself ([`translate::gateway::local_port_map`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use mesh_api::xds::NodeIdentity;
+use mesh_api::xds::{NodeIdentity, ProxyType};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -59,6 +69,8 @@ pub struct HubOptions {
     /// Where connected proxies are remembered across restarts
     /// ([`super::persist`]); None: not remembered.
     pub registry_file: Option<std::path::PathBuf>,
+    /// How often the monitoring port's telemetry scrapes every listed proxy's metrics.
+    pub scrape_interval: Duration,
 }
 
 #[derive(Debug)]
@@ -71,6 +83,9 @@ struct Entry {
     sent: Vec<(String, u64)>,
     acked: Option<(String, u64)>,
     nack: Option<String>,
+    last_nack: Option<String>,
+    /// The state last published, and since when (Unix seconds).
+    state: (SyncState, u64),
     connected_since: u64,
     pushes: u64,
     warnings: Vec<String>,
@@ -146,6 +161,8 @@ impl Hub {
                     sent: Vec::new(),
                     acked: None,
                     nack: None,
+                    last_nack: None,
+                    state: (SyncState::Disconnected, unix_now()),
                     connected_since: 0,
                     pushes: 0,
                     warnings: Vec::new(),
@@ -192,6 +209,8 @@ impl Hub {
                         sent: Vec::new(),
                         acked: None,
                         nack: None,
+                        last_nack: None,
+                        state: (SyncState::Stale, unix_now()),
                         connected_since: unix_now(),
                         pushes: 0,
                         warnings: Vec::new(),
@@ -218,6 +237,7 @@ impl Hub {
             } => {
                 if let Some(e) = self.entry(&id, conn) {
                     tracing::warn!(proxy = %id, %version, %error, "proxy rejected its config");
+                    e.last_nack = Some(error.clone());
                     if e.sent.last().is_some_and(|(v, _)| *v == version) {
                         e.nack = Some(error);
                     }
@@ -258,7 +278,12 @@ impl Hub {
             .map(|s| s.resource.clone())
             .collect();
         let registry = Registry {
-            workloads: self.entries.values().map(|e| e.workload.clone()).collect(),
+            workloads: self
+                .entries
+                .values()
+                .filter(|e| e.node.proxy_type == ProxyType::Sidecar)
+                .map(|e| e.workload.clone())
+                .collect(),
         };
         let input = Input {
             resources: &resources,
@@ -268,15 +293,7 @@ impl Hub {
         let mut frames: HashMap<String, Bytes> = HashMap::new();
         for (id, e) in &mut self.entries {
             let Some(tx) = &e.tx else { continue };
-            let opts = SidecarOptions {
-                outbound: e.node.outbound,
-                inbound: e.node.inbound,
-                version: String::new(),
-                // Proxies get no certificates over this plaintext stream yet, so no
-                // automatic mTLS between them (a DestinationRule asking for it still warns).
-                auto_mtls: false,
-            };
-            let t = translate::sidecar(&input, &e.workload, &opts);
+            let t = translation(&input, e);
             e.warnings = t.warnings.iter().map(ToString::to_string).collect();
             let body = match serde_json::to_vec(&t.snapshot) {
                 Ok(b) => b,
@@ -311,9 +328,9 @@ impl Hub {
         }
     }
 
-    fn status(&self) -> Vec<ProxyStatus> {
+    fn status(&mut self) -> Vec<ProxyStatus> {
         self.entries
-            .iter()
+            .iter_mut()
             .map(|(id, e)| {
                 let sent = e.sent.last().map(|(v, _)| v.clone());
                 let state = if e.tx.is_none() {
@@ -325,20 +342,56 @@ impl Hub {
                 } else {
                     SyncState::Stale
                 };
+                if e.state.0 != state {
+                    e.state = (state, unix_now());
+                }
                 ProxyStatus {
                     id: id.clone(),
+                    proxy_type: e.node.proxy_type,
+                    service: e.node.service.clone(),
+                    workload: e.workload.workload.clone(),
+                    version: e.node.labels.get("version").cloned(),
                     state,
+                    state_since: e.state.1,
                     version_sent: sent,
                     version_acked: e.acked.as_ref().map(|(v, _)| v.clone()),
                     acked_revision: e.acked.as_ref().map(|(_, r)| *r),
                     error: e.nack.clone(),
+                    last_nack_error: e.last_nack.clone(),
                     connected_since: e.connected_since,
                     pushes: e.pushes,
                     admin: e.node.admin,
+                    stats: e.node.stats,
                     warnings: e.warnings.clone(),
                 }
             })
             .collect()
+    }
+}
+
+/// The snapshot of one proxy: a sidecar's, or a gateway's.
+fn translation(input: &Input<'_>, e: &Entry) -> translate::Translation {
+    match e.node.proxy_type {
+        ProxyType::Sidecar => {
+            let opts = SidecarOptions {
+                outbound: e.node.outbound,
+                inbound: e.node.inbound,
+                version: String::new(),
+                // Proxies get no certificates over this plaintext stream yet, so no
+                // automatic mTLS between them (a DestinationRule asking for it still warns).
+                auto_mtls: false,
+            };
+            translate::sidecar(input, &e.workload, &opts)
+        }
+        ProxyType::Router => {
+            let ports = translate::gateway::local_port_map(
+                e.node
+                    .ports
+                    .iter()
+                    .filter_map(|p| Some((p.port, p.target_port?))),
+            );
+            translate::gateway(input, &e.workload, e.node.inbound.ip(), &ports, "")
+        }
     }
 }
 

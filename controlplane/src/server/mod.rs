@@ -6,7 +6,8 @@
 //! - [`frame`]: content-hash versions and snapshot frames serialized once.
 //! - [`persist`]: connected proxies remembered across restarts, so reconnects do not flap.
 //! - [`status`]: SYNCED / STALE / NACKED / DISCONNECTED, and per-resource ACK counts.
-//! - [`monitor`]: the monitoring port: `/debug/*` and the config API `/apis/*`.
+//! - [`monitor`]: the monitoring port: `/debug/*`, the config API `/apis/*` and the
+//!   telemetry API `/api/v1/*` ([`sections`]: its scrape targets and mesh sections).
 //!
 //! TLS (15012) will wrap the accepted streams before [`serve_h2c`]'s HTTP/2 layer; nothing
 //! above the byte stream depends on the transport.
@@ -15,6 +16,7 @@ pub mod frame;
 pub mod hub;
 pub mod monitor;
 pub mod persist;
+pub mod sections;
 pub mod status;
 pub mod stream;
 
@@ -70,10 +72,7 @@ pub async fn serve<S: ConfigStore + 'static>(
         next_conn: AtomicU64::new(1),
     });
     tokio::spawn(serve_h2c(xds, sctx, shutdown.clone()));
-    let mctx = Arc::new(MonitorCtx {
-        store,
-        status: status_rx,
-    });
+    let mctx = Arc::new(MonitorCtx::new(store, status_rx, opts.scrape_interval));
     tokio::spawn(serve_monitoring(monitoring, mctx, shutdown));
     Ok(bound)
 }

@@ -1,6 +1,9 @@
-//! The monitoring port (Istio's 15014): sync state for `proxy-status` and the TUI, and the
-//! config API the CLI and tests use.
+//! The monitoring port (Istio's 15014): sync state for `proxy-status` and the TUI, the
+//! config API the CLI and tests use, and the telemetry API.
 //!
+//! - `GET /api/v1/topology|edges|targets|mesh`: the telemetry API ([`crate::telemetry`]),
+//!   scraping the proxies the hub lists; `/api/v1/mesh` carries the `proxies` and
+//!   `resources` sections of [`super::sections`].
 //! - `GET /debug/proxies`: [`ProxyStatus`] per proxy.
 //! - `GET /debug/resources`: [`super::status::ResourceStatus`] per stored resource.
 //! - `POST /apis/apply` (YAML body; file name in `x-file-name`): all or nothing; 200 with the
@@ -10,12 +13,15 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use mesh_api::istio::Kind;
 use tokio::sync::watch;
 
+use super::sections::Telemetry;
 use super::status::{self, ProxyStatus};
 use super::stream::{text, Body};
 use crate::store::{ConfigStore, DeleteOptions, Key, StoreError};
@@ -29,6 +35,24 @@ pub const FILE_HEADER: &str = "x-file-name";
 pub struct MonitorCtx<S> {
     pub store: Arc<S>,
     pub status: watch::Receiver<Arc<Vec<ProxyStatus>>>,
+    /// The scraper (stops when the context is dropped) and its API.
+    pub telemetry: Telemetry,
+}
+
+impl<S: ConfigStore + 'static> MonitorCtx<S> {
+    /// Starts the telemetry too: every proxy in `status` is scraped every `scrape_interval`.
+    pub fn new(
+        store: Arc<S>,
+        status: watch::Receiver<Arc<Vec<ProxyStatus>>>,
+        scrape_interval: Duration,
+    ) -> MonitorCtx<S> {
+        let telemetry = Telemetry::start(store.clone(), status.clone(), scrape_interval);
+        MonitorCtx {
+            store,
+            status,
+            telemetry,
+        }
+    }
 }
 
 impl<S> std::fmt::Debug for MonitorCtx<S> {
@@ -74,13 +98,17 @@ pub async fn handle<S: ConfigStore>(
             json(StatusCode::OK, &list)
         }
         (Method::POST, "/apis/apply") => apply(ctx.store.as_ref(), req).await,
+        (_, p) if p.starts_with("/api/") => {
+            ctx.telemetry.api.handle(&req).map(|b| b.boxed_unsync())
+        }
         (Method::DELETE, p) if p.starts_with("/apis/resources/") => {
             delete(ctx.store.as_ref(), &p["/apis/resources/".len()..]).await
         }
         _ => text(
             StatusCode::NOT_FOUND,
             "endpoints: GET /debug/proxies, GET /debug/resources, POST /apis/apply, \
-             GET /apis/resources, DELETE /apis/resources/<Kind>/<namespace>/<name>\n",
+             GET /apis/resources, DELETE /apis/resources/<Kind>/<namespace>/<name>, \
+             GET /api/v1/topology|edges|targets|mesh[?window=10s|1m|10m]\n",
         ),
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use mesh_api::xds::ProxyType;
 use serde::Serialize;
 
 use crate::store::Stored;
@@ -27,7 +28,15 @@ pub enum SyncState {
 pub struct ProxyStatus {
     /// `name.namespace`.
     pub id: String,
+    /// `sidecar` or `router` (a gateway).
+    pub proxy_type: ProxyType,
+    pub service: String,
+    pub workload: String,
+    /// The `version` label, when it has one.
+    pub version: Option<String>,
     pub state: SyncState,
+    /// Unix seconds since which `state` holds.
+    pub state_since: u64,
     /// The latest version sent, if any.
     pub version_sent: Option<String>,
     /// The latest version the proxy ACKed, if any.
@@ -36,12 +45,16 @@ pub struct ProxyStatus {
     pub acked_revision: Option<u64>,
     /// The NACK's error, while the proxy is NACKED.
     pub error: Option<String>,
+    /// The latest NACK's error on the current stream, also after a later version was ACKed.
+    pub last_nack_error: Option<String>,
     /// Unix seconds when the current (or last) stream opened.
     pub connected_since: u64,
     /// Snapshots sent on the current stream (pushes are debounced and deduplicated).
     pub pushes: u64,
     /// The proxy's admin server, when it told us.
     pub admin: Option<SocketAddr>,
+    /// The proxy's merged metrics server (what the control plane scrapes), when it told us.
+    pub stats: Option<SocketAddr>,
     /// Problems translating its snapshot (rules naming unknown hosts, ...).
     pub warnings: Vec<String>,
 }

@@ -34,6 +34,10 @@ struct TargetState {
     /// No longer in the target list: kept (its traffic still counts, and a proxy that
     /// reconnects continues from its last scrape) until its data ages out.
     unlisted: bool,
+    /// CPU seconds per second between the last two scrapes.
+    cpu_cores: Option<f64>,
+    /// Successful scrapes so far.
+    scrapes: u64,
 }
 
 /// Per-target scrape history and the window computation.
@@ -66,11 +70,17 @@ impl Aggregator {
         let t = self.targets.entry(target.to_string()).or_default();
         t.error = None;
         t.unlisted = false;
+        t.scrapes += 1;
         if let Some((prev_at, prev)) = &t.last {
             let elapsed = at.saturating_duration_since(*prev_at);
             if elapsed.is_zero() {
                 return;
             }
+            t.cpu_cores = match (prev.process.cpu_seconds, scrape.process.cpu_seconds) {
+                // A restarted proxy's counter went down: no rate for this interval.
+                (Some(p), Some(c)) if c >= p => Some((c - p) / elapsed.as_secs_f64()),
+                _ => None,
+            };
             let mut delta = Scrape::default();
             for (k, cur) in &scrape.http {
                 let d = match prev.http.get(k) {
@@ -90,6 +100,14 @@ impl Aggregator {
                     delta.tcp.insert(k.clone(), d);
                 }
             }
+            for (k, cur) in &scrape.retries {
+                let p = prev.retries.get(k).copied().unwrap_or(0.0);
+                // A counter that went down restarted: its value is the delta.
+                let d = if *cur >= p { cur - p } else { *cur };
+                if d > 0.0 {
+                    delta.retries.insert(k.clone(), d);
+                }
+            }
             t.ring.push_back(Delta {
                 at,
                 elapsed,
@@ -105,6 +123,11 @@ impl Aggregator {
         {
             t.ring.pop_front();
         }
+    }
+
+    /// Whether `target` has a scrape that the next one is a delta from.
+    pub fn has_baseline(&self, target: &str) -> bool {
+        self.targets.get(target).is_some_and(|t| t.last.is_some())
     }
 
     /// Records a failed scrape: the target is down; its data stays until it ages out.
@@ -129,14 +152,22 @@ impl Aggregator {
         self.targets
             .iter()
             .filter(|(_, t)| !t.unlisted)
-            .map(|(id, t)| TargetStatus {
-                id: id.clone(),
-                up: t.error.is_none() && t.last.is_some(),
-                error: t.error.clone(),
-                last_scrape_age_s: t
-                    .last
-                    .as_ref()
-                    .map(|(at, _)| now.saturating_duration_since(*at).as_secs_f64()),
+            .map(|(id, t)| {
+                let process = t.last.as_ref().map(|(_, s)| s.process).unwrap_or_default();
+                TargetStatus {
+                    id: id.clone(),
+                    up: t.error.is_none() && t.last.is_some(),
+                    error: t.error.clone(),
+                    last_scrape_age_s: t
+                        .last
+                        .as_ref()
+                        .map(|(at, _)| now.saturating_duration_since(*at).as_secs_f64()),
+                    rss_bytes: process.resident_bytes.map(round),
+                    start_time_s: process.start_time_seconds,
+                    cpu_seconds: process.cpu_seconds,
+                    cpu_cores: t.cpu_cores,
+                    scrapes: t.scrapes,
+                }
             })
             .collect()
     }
@@ -168,11 +199,15 @@ impl Aggregator {
     pub fn topology(&self, window: Window, now: Instant) -> Topology {
         let span = window.duration();
         let mut by_edge: HashMap<EdgeKey, [Acc; 2]> = HashMap::new();
+        let mut retries: HashMap<Arc<str>, f64> = HashMap::new();
         for t in self.targets.values() {
             let mut sums: HashMap<(EdgeKey, bool), Acc> = HashMap::new();
             let mut covered = Duration::ZERO;
             for d in Self::window_deltas(t, now, span) {
                 covered += d.elapsed;
+                for (service, n) in &d.scrape.retries {
+                    *retries.entry(service.clone()).or_default() += n;
+                }
                 for (k, h) in &d.scrape.http {
                     let a = sums
                         .entry((edge_key(k, "http"), k.source_reported))
@@ -211,7 +246,7 @@ impl Aggregator {
                 slot.mtls += a.mtls;
             }
         }
-        super::dedup::absorb_unknown_sources(&mut by_edge);
+        super::dedup::absorb_unknown_sources(&mut by_edge, retries);
         let mut nodes = BTreeMap::new();
         for (src, dst, service, _) in by_edge.keys() {
             node(&mut nodes, src);
@@ -267,6 +302,9 @@ fn compact(ring: &mut VecDeque<Delta>, now: Instant) {
                 }
                 for (k, c) in d.scrape.tcp {
                     last.scrape.tcp.entry(k).or_default().add(&c);
+                }
+                for (k, n) in d.scrape.retries {
+                    *last.scrape.retries.entry(k).or_default() += n;
                 }
             }
             _ => out.push_back(d),

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::scraper::Report;
-use super::view::{Topology, Window};
+use super::view::{TargetStatus, Topology, Window};
 
 /// A section of `GET /api/v1/mesh` provided by another part of the control plane (the push
 /// server provides `proxies`: sync state, config version, certificate expiry, uptime, RSS; and
@@ -82,8 +82,9 @@ impl Api {
         let query = Query(req.uri().query().unwrap_or(""));
         let report = self.reports.borrow().clone();
         let path = req.uri().path();
+        let targets = targets_now(&report);
         if path == "/api/v1/targets" {
-            return ok(&json!({ "targets": report.targets }));
+            return ok(&json!({ "targets": targets }));
         }
         let window = match query.get("window").map(str::parse::<Window>) {
             None => Window::OneMinute,
@@ -104,7 +105,7 @@ impl Api {
                     Ok(Value::Object(m)) => m,
                     _ => serde_json::Map::new(),
                 };
-                body.insert("targets".into(), json!(report.targets));
+                body.insert("targets".into(), json!(targets));
                 for s in &self.sections {
                     body.insert(s.name().to_string(), s.json());
                 }
@@ -116,6 +117,19 @@ impl Api {
             ),
         }
     }
+}
+
+/// The targets with their scrape ages as of now, not as of the report (which is up to one
+/// scrape interval old).
+fn targets_now(report: &Report) -> Vec<TargetStatus> {
+    let since = report.at.elapsed().as_secs_f64();
+    let mut targets = report.targets.clone();
+    for t in &mut targets {
+        if let Some(age) = &mut t.last_scrape_age_s {
+            *age += since;
+        }
+    }
+    targets
 }
 
 fn edges(t: &Topology, q: &Query<'_>) -> Value {

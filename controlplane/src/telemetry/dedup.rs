@@ -5,8 +5,10 @@
 //! which may only know the client as `unknown` (plaintext, or no peer metadata). Matching keys
 //! are resolved in [`super::aggregator`]; here the server's `unknown` traffic into a workload
 //! is reduced by the client-reported traffic into it that the server did not report under a
-//! known name. What remains came from outside the mesh (an ingress, a client without a
-//! sidecar). The server's mTLS verdict for that traffic is lent to the clients' edges.
+//! known name, and then by the clients' retries to its service (a client reports a request
+//! once; the server sees every attempt). What remains came from outside the mesh (an
+//! ingress, a client without a sidecar). The server's mTLS verdict for that traffic is lent
+//! to the clients' edges.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,8 +49,12 @@ fn scale(a: &mut Acc, f: f64) {
     }
 }
 
-/// `by_edge` holds `[destination-reported, source-reported]` sums per edge.
-pub(super) fn absorb_unknown_sources(by_edge: &mut HashMap<EdgeKey, [Acc; 2]>) {
+/// `by_edge` holds `[destination-reported, source-reported]` sums per edge; `retries` the
+/// clients' retries in the window per destination service.
+pub(super) fn absorb_unknown_sources(
+    by_edge: &mut HashMap<EdgeKey, [Acc; 2]>,
+    mut retries: HashMap<Arc<str>, f64>,
+) {
     // Client-reported traffic into each (workload, protocol) the server did not report by name.
     let mut unmatched: HashMap<(Arc<Workload>, &'static str), f64> = HashMap::new();
     for ((src, dst, _, proto), [by_dst, by_src]) in by_edge.iter() {
@@ -68,22 +74,34 @@ pub(super) fn absorb_unknown_sources(by_edge: &mut HashMap<EdgeKey, [Acc; 2]>) {
     unknown.sort();
     let unknown: Vec<EdgeKey> = unknown.into_iter().cloned().collect();
     for key in unknown {
-        let (_, dst, _, proto) = &key;
-        let Some(left) = unmatched.get_mut(&(dst.clone(), *proto)) else {
-            continue;
+        let (_, dst, service, proto) = &key;
+        let left = unmatched
+            .get(&(dst.clone(), *proto))
+            .copied()
+            .unwrap_or(0.0);
+        let retried = match *proto {
+            "http" => retries.get(service).copied().unwrap_or(0.0),
+            _ => 0.0,
         };
         let Some([by_dst, _]) = by_edge.get_mut(&key) else {
             continue;
         };
         let total = count(by_dst, proto);
-        if total <= 0.0 || *left <= 0.0 {
+        if total <= 0.0 || left + retried <= 0.0 {
             continue;
         }
         if by_dst.mtls > 0.0 {
             mtls_into.push((dst.clone(), proto));
         }
-        let taken = left.min(total);
-        *left -= taken;
+        let from_clients = left.min(total);
+        let from_retries = retried.min(total - from_clients);
+        if let Some(l) = unmatched.get_mut(&(dst.clone(), *proto)) {
+            *l -= from_clients;
+        }
+        if let Some(r) = retries.get_mut(service) {
+            *r -= from_retries;
+        }
+        let taken = from_clients + from_retries;
         if taken >= total {
             emptied.push(key);
         } else {

@@ -21,10 +21,19 @@
 //! `GET /api/v1/edges?window=...[&source=W][&destination=W]`: `{"window", "window_s", "edges"}`,
 //! edges filtered by source/destination workload name.
 //!
-//! `GET /api/v1/targets`: `{"targets": [{"id", "up", "error", "last_scrape_age_s"}]}`.
+//! `GET /api/v1/targets`: `{"targets": [{"id", "up", "error", "last_scrape_age_s",
+//! "scrapes", "rss_bytes", "start_time_s", "cpu_seconds", "cpu_cores"}]}` (`scrapes`: how
+//! many succeeded; `last_scrape_age_s` as of the request); the last four from
+//! Prometheus' standard process metrics (`process_resident_memory_bytes`,
+//! `process_start_time_seconds`, `process_cpu_seconds_total`), null when the proxy does not
+//! export them; `cpu_cores` is the CPU used between the last two scrapes.
 //!
 //! `GET /api/v1/mesh?window=...`: the topology plus one key per injected [`api::Section`]
-//! (the push server provides `proxies` and `resources`) and `targets`.
+//! (the push server provides `proxies` and `resources`: see
+//! [`crate::server::sections`]) and `targets`.
+//!
+//! The control plane serves all of it on its monitoring port (15014), scraping every proxy
+//! that registered with a stats or admin address every `--scrape-interval` (1 s).
 //!
 //! # Semantics
 //! - Each edge is counted once: from the client's proxy (`reporter="source"`) when it
@@ -33,7 +42,9 @@
 //!   only for what exceeds the traffic clients' proxies reported into the same workload (so
 //!   plaintext mesh traffic is not shown twice); its mTLS marks those clients' edges.
 //! - A counter going down means the proxy restarted: its new value is the delta.
-//! - A target's first scrape is a baseline (traffic of unknown age counts toward no window).
+//! - A target's first scrape is a baseline (traffic of unknown age counts toward no window),
+//!   unless the proxy process started at most 10 s before (`process_start_time_seconds`):
+//!   then all its counters are that young and count from zero, so a new proxy's traffic shows.
 //! - A window shorter than the scrape interval answers with the latest delta's rate.
 //! - Quantiles interpolate linearly inside a bucket, like Prometheus's `histogram_quantile`.
 

@@ -1,4 +1,5 @@
-//! The Istio metric families of one scrape, keyed by the labels the topology needs.
+//! The Istio metric families of one scrape, keyed by the labels the topology needs, and the
+//! proxy's process metrics (memory, CPU, start time) for the mesh overview.
 //!
 //! Labels the topology does not use (principals, canonical names, flags...) are summed away,
 //! which keeps a proxy's few hundred series down to a few dozen.
@@ -55,11 +56,27 @@ pub struct Tcp {
     pub received_bytes: f64,
 }
 
-/// The Istio families of one scrape.
+/// Prometheus' standard process metrics of the scraped proxy, when it exports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Process {
+    /// `process_resident_memory_bytes`.
+    pub resident_bytes: Option<f64>,
+    /// `process_start_time_seconds` (Unix seconds).
+    pub start_time_seconds: Option<f64>,
+    /// `process_cpu_seconds_total`.
+    pub cpu_seconds: Option<f64>,
+}
+
+/// The Istio families of one scrape, the proxy's retries, and its process metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scrape {
     pub http: HashMap<SeriesKey, Http>,
     pub tcp: HashMap<SeriesKey, Tcp>,
+    /// Retries by destination service host (`envoy_cluster_upstream_rq_retry` of the
+    /// `outbound|port|subset|host` clusters): every retry is one more request the server's
+    /// proxy sees than the client's reports.
+    pub retries: HashMap<Arc<str>, f64>,
+    pub process: Process,
 }
 
 /// Interns the label strings of one scrape, so equal workloads share one allocation.
@@ -88,16 +105,19 @@ impl Interner {
             .clone()
     }
 
-    fn key(&mut self, s: &Sample) -> SeriesKey {
-        let service = s.label("destination_service").unwrap_or("unknown");
-        let destination_service = match self.services.get(service) {
+    fn service(&mut self, service: &str) -> Arc<str> {
+        match self.services.get(service) {
             Some(v) => v.clone(),
             None => {
                 let v: Arc<str> = service.into();
                 self.services.insert(service.to_string(), v.clone());
                 v
             }
-        };
+        }
+    }
+
+    fn key(&mut self, s: &Sample) -> SeriesKey {
+        let destination_service = self.service(s.label("destination_service").unwrap_or("unknown"));
         SeriesKey {
             source_reported: s.label("reporter") == Some("source"),
             source: self.workload(s, "source"),
@@ -129,6 +149,22 @@ impl Scrape {
         for s in samples {
             let v = clean(s.value);
             let Some(family) = s.name.strip_prefix("istio_") else {
+                let p = &mut out.process;
+                match s.name.as_str() {
+                    "process_resident_memory_bytes" => p.resident_bytes = Some(v),
+                    "process_start_time_seconds" => p.start_time_seconds = Some(v),
+                    "process_cpu_seconds_total" => p.cpu_seconds = Some(v),
+                    "envoy_cluster_upstream_rq_retry" => {
+                        let host = s
+                            .label("cluster_name")
+                            .and_then(|c| c.strip_prefix("outbound|"))
+                            .and_then(|c| c.splitn(3, '|').nth(2));
+                        if let Some(host) = host.filter(|h| !h.is_empty()) {
+                            *out.retries.entry(names.service(host)).or_default() += v;
+                        }
+                    }
+                    _ => {}
+                }
                 continue;
             };
             if let Some(tcp) = family.strip_prefix("tcp_") {

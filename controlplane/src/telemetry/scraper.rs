@@ -23,6 +23,10 @@ use super::Aggregator;
 /// Scrape bodies larger than this are refused (a proxy's exposition is a few hundred KiB).
 const MAX_BODY: usize = 32 << 20;
 
+/// A proxy whose process started at most this long before its first scrape counts from zero
+/// (all its counters are that young), so a new proxy's first seconds of traffic show.
+const FRESH: Duration = Duration::from_secs(10);
+
 /// One proxy to scrape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -126,7 +130,12 @@ async fn run(
                     .map(|s| Scrape::from_samples(&s))
                     .map_err(|e| e.to_string())
             }) {
-                Ok(scrape) => agg.record(&id, at, scrape),
+                Ok(scrape) => {
+                    if let Some(started) = fresh_start(&agg, &id, at, &scrape) {
+                        agg.record(&id, started, Scrape::default());
+                    }
+                    agg.record(&id, at, scrape)
+                }
                 Err(e) => {
                     tracing::debug!(target_id = %id, error = %e, "scrape failed");
                     agg.record_failure(&id, e);
@@ -148,6 +157,21 @@ async fn run(
             return; // nobody reads reports any more
         }
     }
+}
+
+/// When the process behind a target's first scrape started less than [`FRESH`] ago: the
+/// instant it started (its counters were zero then).
+fn fresh_start(agg: &Aggregator, id: &str, at: Instant, scrape: &Scrape) -> Option<Instant> {
+    if agg.has_baseline(id) {
+        return None;
+    }
+    let started = scrape.process.start_time_seconds?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    let age = Duration::try_from_secs_f64(now - started).ok()?;
+    (age <= FRESH).then(|| at.checked_sub(age)).flatten()
 }
 
 /// GET `url` (plain HTTP/1.1) and return the body as text.

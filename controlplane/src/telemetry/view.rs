@@ -116,4 +116,14 @@ pub struct TargetStatus {
     pub error: Option<String>,
     /// Seconds since the last successful scrape.
     pub last_scrape_age_s: Option<f64>,
+    /// The proxy's resident memory (`process_resident_memory_bytes`), as last scraped.
+    pub rss_bytes: Option<u64>,
+    /// When the proxy process started, Unix seconds (`process_start_time_seconds`).
+    pub start_time_s: Option<f64>,
+    /// CPU seconds the proxy used since it started (`process_cpu_seconds_total`).
+    pub cpu_seconds: Option<f64>,
+    /// CPU cores the proxy used between its last two scrapes (1.0 = one core busy).
+    pub cpu_cores: Option<f64>,
+    /// Successful scrapes so far.
+    pub scrapes: u64,
 }

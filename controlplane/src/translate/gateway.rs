@@ -90,6 +90,19 @@ pub fn gateway(
     }
 }
 
+/// Istio's ingress gateway Service maps these ports to these target ports, so the gateway
+/// binds no port below 1024 (which needs root); the local platform does the same.
+pub const ISTIO_TARGET_PORTS: [(u16, u16); 2] = [(80, 8080), (443, 8443)];
+
+/// A gateway's server port -> listener port map on the local platform: the ports its
+/// workload names (`{port: 80, targetPort: 9080}`), then [`ISTIO_TARGET_PORTS`] for ports it
+/// does not name. Ports in neither are bound as written.
+pub fn local_port_map(explicit: impl IntoIterator<Item = (u16, u16)>) -> BTreeMap<u16, u16> {
+    let mut map: BTreeMap<u16, u16> = ISTIO_TARGET_PORTS.into_iter().collect();
+    map.extend(explicit);
+    map
+}
+
 /// The server's port when it speaks plain HTTP.
 fn http_port(acc: &mut Acc, r: &Resource, si: usize, server: &Server) -> Option<u16> {
     let port = server.port.as_ref()?;
@@ -180,4 +193,22 @@ fn bound_host(server: &Server, gw_ns: &str, vs_ns: &str, h: &str) -> Option<Stri
             None
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_ports_follow_the_workload_then_istio_target_ports() {
+        let map = local_port_map([(443, 9443), (8000, 18000)]);
+        assert_eq!(map.get(&80), Some(&8080), "Istio's ingress target port");
+        assert_eq!(
+            map.get(&443),
+            Some(&9443),
+            "the workload's own mapping wins"
+        );
+        assert_eq!(map.get(&8000), Some(&18000));
+        assert_eq!(map.get(&9000), None, "bound as written");
+    }
 }

@@ -1,7 +1,7 @@
-//! Shared by the `push_*` tests: the real `mesh-controlplane` binary on a temporary state
-//! directory (killed by PID on drop), in-process proxies in control-plane mode
-//! ([`mesh_proxy::xds::Client`]) in front of test backends, and HTTP helpers for the
-//! monitoring API.
+//! Shared by the `push_*`, `telemetry_flow`, `authz_flow` and `gateway_flow` tests: the real
+//! `mesh-controlplane` binary on a temporary state directory (killed by PID on drop),
+//! in-process proxies in control-plane mode ([`mesh_proxy::xds::Client`]) in front of test
+//! backends or as gateways, and HTTP helpers for the monitoring API.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -120,6 +120,28 @@ impl ControlPlane {
         serde_json::from_str(&got.text()).unwrap()
     }
 
+    /// `DELETE /apis/resources/<kind>/<namespace>/<name>`.
+    pub async fn delete(&self, kind: &str, namespace: &str, name: &str) -> Got {
+        let req = Request::delete(format!("/apis/resources/{kind}/{namespace}/{name}"))
+            .header("host", "cp")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        send(self.monitoring, req).await.expect("delete request")
+    }
+
+    /// The `/api/v1/targets` entry of `id` once it was scraped (`up`).
+    pub async fn wait_scraped(&self, id: &str) -> Value {
+        eventually(WAIT, &format!("{id} scraped"), || async {
+            let t = self.json("/api/v1/targets").await;
+            t["targets"]
+                .as_array()?
+                .iter()
+                .find(|t| t["id"] == id && t["up"] == true)
+                .cloned()
+        })
+        .await
+    }
+
     pub async fn apply(&self, file: &str, yaml: &str) -> Got {
         let req = Request::post("/apis/apply")
             .header("host", "cp")
@@ -192,6 +214,7 @@ pub fn node(service: &str, version: &str, app: SocketAddr) -> NodeIdentity {
         app,
         admin: None,
         stats: None,
+        proxy_type: Default::default(),
     }
 }
 
@@ -207,6 +230,9 @@ pub async fn sidecar_with(
     let token = cp.token(&node.namespace, &node.service_account);
     let mut opts = ClientOptions::new(cp.xds, node, token);
     opts.proxy.admin_addr = Some("127.0.0.1:0".parse().unwrap());
+    // As `mesh-proxy run` does: the hello says where the control plane scrapes metrics.
+    opts.proxy.stats_addr = Some(free_addr());
+    opts.node.stats = opts.proxy.stats_addr;
     edit(&mut opts);
     let node = opts.node.clone();
     Sidecar {
@@ -218,6 +244,51 @@ pub async fn sidecar_with(
 
 pub async fn sidecar(cp: &ControlPlane, service: &str, version: &str) -> Sidecar {
     sidecar_with(cp, service, version, |_| {}).await
+}
+
+/// An ingress gateway in `istio-system` (`proxyType: router`, labels
+/// `istio: ingressgateway`) whose Gateway port 80 listens on `listener` (the gateway
+/// workload's `{port: 80, targetPort: ...}`).
+pub struct Gateway {
+    pub node: NodeIdentity,
+    pub listener: SocketAddr,
+    pub client: Client,
+}
+
+pub fn gateway(cp: &ControlPlane) -> Gateway {
+    let listener = free_addr();
+    let stats = free_addr();
+    let node = NodeIdentity {
+        name: "istio-ingressgateway-0".into(),
+        workload: "istio-ingressgateway".into(),
+        service: "istio-ingressgateway".into(),
+        namespace: "istio-system".into(),
+        service_account: "istio-ingressgateway-service-account".into(),
+        labels: BTreeMap::from([
+            ("app".to_string(), "istio-ingressgateway".to_string()),
+            ("istio".to_string(), "ingressgateway".to_string()),
+        ]),
+        ports: vec![NodePort {
+            name: "http2".into(),
+            port: 80,
+            target_port: Some(listener.port()),
+        }],
+        // A router's listeners bind on this IP; a gateway has no app and no outbound.
+        inbound: listener,
+        outbound: listener,
+        app: listener,
+        admin: None,
+        stats: Some(stats),
+        proxy_type: mesh_api::xds::ProxyType::Router,
+    };
+    let token = cp.token(&node.namespace, &node.service_account);
+    let mut opts = ClientOptions::new(cp.xds, node.clone(), token);
+    opts.proxy.stats_addr = Some(stats);
+    Gateway {
+        node,
+        listener,
+        client: Client::start(opts),
+    }
 }
 
 /// Subsets v1/v2 of reviews, and a VirtualService sending everything to `subset`.

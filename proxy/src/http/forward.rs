@@ -458,7 +458,7 @@ async fn attempts(
         };
         _retry_permit = Some(permit);
         retries += 1;
-        tx.shared.metrics.retries.fetch_add(1, Ordering::Relaxed);
+        tx.shared.metrics.record_retry(&cluster.name);
         tokio::time::sleep(RetryPolicy::backoff(retries)).await;
     }
 }

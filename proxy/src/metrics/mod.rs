@@ -1,4 +1,5 @@
-//! Istio's standard metrics, in Prometheus text format.
+//! Istio's standard metrics, in Prometheus text format, followed by Prometheus' standard
+//! process metrics ([`ProcessStats`]: memory, CPU, start time, file descriptors).
 //!
 //! Why not a generic metrics crate: Istio's label sets are wide (25 labels) and a proxy sees
 //! few distinct ones. We render each workload's labels once ([`PeerLabels`], interned so a
@@ -7,6 +8,7 @@
 
 mod histogram;
 mod labels;
+mod process;
 mod render;
 
 use std::collections::HashMap;
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 pub use histogram::Histogram;
 pub use labels::{Peer, PeerLabels, Reporter, SecurityPolicy};
+pub use process::ProcessStats;
 
 /// Istio/Envoy response flags, combined as a bit set (`DI,UT` and so on).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -174,7 +177,9 @@ pub struct Metrics {
     pub config_reloads_rejected: AtomicU64,
     pub upstream_overflow: AtomicU64,
     pub outlier_ejections: AtomicU64,
-    pub retries: AtomicU64,
+    /// Retries per cluster name (`envoy_cluster_upstream_rq_retry{cluster_name}`): the
+    /// control plane's telemetry tells a client's retries from other callers by these.
+    retries: RwLock<HashMap<Arc<str>, Arc<AtomicU64>>>,
     /// Plain-text connections closed by PeerAuthentication STRICT.
     pub mtls_plaintext_rejected: AtomicU64,
     /// Inbound TLS handshakes that failed (untrusted or missing client certificate, ...).
@@ -240,6 +245,34 @@ impl Metrics {
         w.entry(key)
             .or_insert_with(|| Arc::new(HttpSeries::default()))
             .clone()
+    }
+
+    /// Counts one retry to `cluster` (rare: a lookup per retry is fine).
+    pub fn record_retry(&self, cluster: &Arc<str>) {
+        if let Some(c) = self
+            .retries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(cluster)
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut w = self.retries.write().unwrap_or_else(|e| e.into_inner());
+        w.entry(cluster.clone())
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Retries so far, per cluster name.
+    pub fn retries(&self) -> Vec<(Arc<str>, u64)> {
+        let r = self.retries.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = r
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect();
+        out.sort();
+        out
     }
 
     pub fn tcp_series(&self, key: TcpKey) -> Arc<TcpSeries> {

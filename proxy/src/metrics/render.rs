@@ -225,11 +225,6 @@ pub(super) fn render(m: &Metrics) -> String {
             &m.outlier_ejections,
         ),
         (
-            "envoy_cluster_upstream_rq_retry",
-            "Retries attempted.",
-            &m.retries,
-        ),
-        (
             "envoy_http_rbac_denied",
             "Requests denied by AuthorizationPolicy (403 RBAC: access denied).",
             &m.rbac_denied,
@@ -251,5 +246,17 @@ pub(super) fn render(m: &Metrics) -> String {
             v.load(Ordering::Relaxed)
         );
     }
+    out.push_str(
+        "# HELP envoy_cluster_upstream_rq_retry Retries attempted.\n\
+         # TYPE envoy_cluster_upstream_rq_retry counter\n",
+    );
+    for (cluster, n) in m.retries() {
+        let _ = writeln!(
+            out,
+            "envoy_cluster_upstream_rq_retry{{cluster_name=\"{}\"}} {n}",
+            escape(&cluster)
+        );
+    }
+    super::ProcessStats::read().render(&mut out);
     out
 }
