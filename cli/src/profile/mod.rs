@@ -107,10 +107,15 @@ mod tests {
     #[test]
     fn profiles_differ_as_documented() {
         let get = |n| builtin(n).and_then(|p| p.spec().ok()).expect("profile");
-        let (minimal, default, demo, empty) = (get("minimal"), get("default"), get("demo"), get("empty"));
+        let (minimal, default, demo, empty) =
+            (get("minimal"), get("default"), get("demo"), get("empty"));
         let on = |s: &MeshSpec| {
             let c = &s.components;
-            [c.control_plane.enabled, c.ingress_gateway.enabled, c.egress_gateway.enabled]
+            [
+                c.control_plane.enabled,
+                c.ingress_gateway.enabled,
+                c.egress_gateway.enabled,
+            ]
         };
         assert_eq!(on(&minimal), [true, false, false]);
         assert_eq!(on(&default), [true, true, false]);

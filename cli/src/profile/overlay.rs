@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use super::positions::{self, Positions};
+use super::positions;
 use super::schema::{self, LeafType, MeshSpec, API_VERSION, KIND};
 use super::suggest::nearest;
 use super::Profile;
@@ -216,7 +216,10 @@ fn unknown_hint(key: &str, valid: &[&str], parent: &str) -> String {
     let valid = valid.join(", ");
     match near.as_slice() {
         [] => format!("valid keys here: {valid}"),
-        _ => format!("did you mean {}? (valid keys here: {valid})", near.join(" or ")),
+        _ => format!(
+            "did you mean {}? (valid keys here: {valid})",
+            near.join(" or ")
+        ),
     }
 }
 
@@ -257,14 +260,20 @@ fn parse_set(arg: &str) -> Result<(String, Value), ValueError> {
     for (i, seg) in segments.iter().enumerate() {
         let next = join(&parent, seg);
         if schema::leaf_at(&next).is_some() {
-            return Err(err(key, format!("{next} takes a value and has no keys below it")));
+            return Err(err(
+                key,
+                format!("{next} takes a value and has no keys below it"),
+            ));
         }
         if !schema::is_branch(&next) {
             let rest = segments[i..].join(".");
             let mut hint = unknown_hint(seg, &schema::children(&parent), &parent);
             if i == 0 && schema::leaf_at(&rest).is_none() {
                 // `accessLogs.enabled` for `values.accessLogs.enabled`.
-                if let Some(l) = schema::LEAVES.iter().find(|l| l.path.ends_with(&format!(".{rest}"))) {
+                if let Some(l) = schema::LEAVES
+                    .iter()
+                    .find(|l| l.path.ends_with(&format!(".{rest}")))
+                {
                     hint = format!("did you mean {}?", l.path);
                 }
             }
@@ -305,7 +314,9 @@ fn leaf_value(ty: LeafType, v: &Value) -> Result<(), String> {
     let ok = match (ty, v) {
         (LeafType::Bool, Value::Bool(_)) => true,
         (LeafType::Port, Value::Number(n)) => n.as_u64().is_some_and(|p| (1..=65535).contains(&p)),
-        (LeafType::Percent, Value::Number(n)) => n.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)),
+        (LeafType::Percent, Value::Number(n)) => {
+            n.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p))
+        }
         (LeafType::Duration, Value::String(s)) => {
             return mesh_api::Duration::from_str(s)
                 .map(|_| ())

@@ -59,13 +59,10 @@ pub fn scan(text: &str) -> Result<Positions, (Pos, String)> {
             }
             Event::Scalar(ref value, ..) => {
                 if let Some(Frame::Map { path, key }) = stack.last_mut() {
-                    match key.take() {
-                        None => {
-                            let full = join(path, value);
-                            out.0.entry(full).or_insert(at);
-                            *key = Some(value.to_string());
-                        }
-                        Some(_) => {}
+                    // A scalar is a key when no key waits for its value, else that value.
+                    if key.take().is_none() {
+                        out.0.entry(join(path, value)).or_insert(at);
+                        *key = Some(value.to_string());
                     }
                 }
             }
@@ -110,8 +107,17 @@ mod tests {
     fn maps_nested_keys() {
         let text = "# c\nspec:\n  values:\n    controlPlane: {xdsPort: 1}\n    tracing:\n      sampling: 5\n";
         let p = scan(text).expect("valid");
-        assert_eq!(p.locate("spec.values.tracing.sampling"), Pos { line: 6, column: 7 });
-        assert_eq!(p.locate("spec.values.controlPlane.xdsPort"), Pos { line: 4, column: 20 });
+        assert_eq!(
+            p.locate("spec.values.tracing.sampling"),
+            Pos { line: 6, column: 7 }
+        );
+        assert_eq!(
+            p.locate("spec.values.controlPlane.xdsPort"),
+            Pos {
+                line: 4,
+                column: 20
+            }
+        );
         assert_eq!(p.locate("spec.values.nope"), Pos { line: 3, column: 3 });
     }
 

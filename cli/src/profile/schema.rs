@@ -185,9 +185,11 @@ pub fn leaf_at(path: &str) -> Option<&'static Leaf> {
 /// True when `path` is a mapping in the schema (some leaf lies below it). `""` is `spec`.
 pub fn is_branch(path: &str) -> bool {
     path.is_empty()
-        || LEAVES
-            .iter()
-            .any(|l| l.path.len() > path.len() && l.path.starts_with(path) && l.path.as_bytes()[path.len()] == b'.')
+        || LEAVES.iter().any(|l| {
+            l.path.len() > path.len()
+                && l.path.starts_with(path)
+                && l.path.as_bytes()[path.len()] == b'.'
+        })
 }
 
 /// The keys directly under the mapping at `path`, in schema order.
@@ -197,9 +199,7 @@ pub fn children(path: &str) -> Vec<&'static str> {
         let rest = if path.is_empty() {
             Some(l.path)
         } else {
-            l.path
-                .strip_prefix(path)
-                .and_then(|r| r.strip_prefix('.'))
+            l.path.strip_prefix(path).and_then(|r| r.strip_prefix('.'))
         };
         if let Some(rest) = rest {
             let key = rest.split('.').next().unwrap_or(rest);
@@ -231,11 +231,31 @@ impl MeshSpec {
         }
         let v = &self.values;
         let ports = [
-            ("values.controlPlane.xdsPort", v.control_plane.xds_port, c.control_plane.enabled),
-            ("values.controlPlane.xdsTlsPort", v.control_plane.xds_tls_port, c.control_plane.enabled),
-            ("values.controlPlane.monitoringPort", v.control_plane.monitoring_port, c.control_plane.enabled),
-            ("values.ingressGateway.port", v.ingress_gateway.port, c.ingress_gateway.enabled),
-            ("values.egressGateway.port", v.egress_gateway.port, c.egress_gateway.enabled),
+            (
+                "values.controlPlane.xdsPort",
+                v.control_plane.xds_port,
+                c.control_plane.enabled,
+            ),
+            (
+                "values.controlPlane.xdsTlsPort",
+                v.control_plane.xds_tls_port,
+                c.control_plane.enabled,
+            ),
+            (
+                "values.controlPlane.monitoringPort",
+                v.control_plane.monitoring_port,
+                c.control_plane.enabled,
+            ),
+            (
+                "values.ingressGateway.port",
+                v.ingress_gateway.port,
+                c.ingress_gateway.enabled,
+            ),
+            (
+                "values.egressGateway.port",
+                v.egress_gateway.port,
+                c.egress_gateway.enabled,
+            ),
         ];
         let enabled: Vec<_> = ports.iter().filter(|p| p.2).collect();
         for (i, a) in enabled.iter().enumerate() {
@@ -259,7 +279,11 @@ mod tests {
         match v {
             serde_json::Value::Object(m) => {
                 for (k, v) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     paths(&p, v, out);
                 }
             }
@@ -269,7 +293,10 @@ mod tests {
 
     #[test]
     fn leaves_and_struct_agree() {
-        let spec = crate::profile::builtin("demo").expect("demo").spec().expect("valid");
+        let spec = crate::profile::builtin("demo")
+            .expect("demo")
+            .spec()
+            .expect("valid");
         let mut found = Vec::new();
         paths("", &serde_json::to_value(&spec).expect("json"), &mut found);
         let mut table: Vec<String> = LEAVES.iter().map(|l| l.path.to_string()).collect();

@@ -1,6 +1,7 @@
 //! The monitoring port (Istio's 15014): sync state for `proxy-status` and the TUI, and the
 //! config API the CLI and tests use.
 //!
+//! - `GET /version`: `{"version": "<crate version>"}`, for `meshctl version` and readiness.
 //! - `GET /debug/proxies`: [`ProxyStatus`] per proxy.
 //! - `GET /debug/resources`: [`super::status::ResourceStatus`] per stored resource.
 //! - `POST /apis/apply` (YAML body; file name in `x-file-name`): all or nothing; 200 with the
@@ -53,6 +54,10 @@ pub async fn handle<S: ConfigStore>(
     let path = req.uri().path().to_string();
     let proxies = ctx.status.borrow().clone();
     match (req.method().clone(), path.as_str()) {
+        (Method::GET, "/version") => json(
+            StatusCode::OK,
+            &serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
+        ),
         (Method::GET, "/debug/proxies") => json(StatusCode::OK, &*proxies),
         (Method::GET, "/debug/resources") => {
             let stored = ctx.store.list(None, None);
@@ -79,7 +84,7 @@ pub async fn handle<S: ConfigStore>(
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "endpoints: GET /debug/proxies, GET /debug/resources, POST /apis/apply, \
+            "endpoints: GET /version, GET /debug/proxies, GET /debug/resources, POST /apis/apply, \
              GET /apis/resources, DELETE /apis/resources/<Kind>/<namespace>/<name>\n",
         ),
     }
