@@ -79,6 +79,8 @@ mod tests {
             Ok(Kind::AuthorizationPolicy)
         );
         assert_eq!(parse("ap"), Ok(Kind::AuthorizationPolicy));
-        assert!(parse("pods").expect_err("unknown").contains("VirtualService (vs)"));
+        assert!(parse("pods")
+            .expect_err("unknown")
+            .contains("VirtualService (vs)"));
     }
 }

@@ -124,11 +124,14 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
 
     // Signals are caught only now: before this point nothing was started, and the prompt
     // above must still die on Ctrl-C.
+    // Registered here, not lazily inside select!, so a signal that arrives while the first
+    // component starts is caught too.
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let outcome = tokio::select! {
         r = apply_spec(&mut platform, &args.profile, &spec) => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
+        _ = int.recv() => None,
         _ = term.recv() => None,
         _ = hup.recv() => None,
     };
