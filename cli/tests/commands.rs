@@ -123,3 +123,23 @@ fn completion_platform_and_help() {
         kind.stderr
     );
 }
+
+#[test]
+fn no_colour_when_stdout_is_not_a_terminal() {
+    let mesh = Mesh::new();
+    // Without NO_COLOR too: a pipe gets plain text.
+    let out = mesh
+        .command_with(
+            &support::meshctl_bin(),
+            &["profile", "diff", "minimal", "demo"],
+        )
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("+ values.tracing.sampling: 100.0"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
+}
