@@ -16,9 +16,9 @@ use crate::manifests::{self, Bundle, BUNDLE_NAME};
 
 const EXAMPLES: &str = "\
 Examples:
-  meshctl apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml
+  meshctl apply -f virtual-service-all-v1.yaml
   meshctl apply -f networking/                  # every .yaml/.yml/.json file in it
-  kubectl-style pipes work too: cat rules.yaml | meshctl apply -f -";
+  cat rules.yaml | meshctl apply -f -            # from stdin";
 
 /// `meshctl apply`.
 #[derive(clap::Args, Debug)]

@@ -21,7 +21,7 @@ use crate::ui::{self, Step};
 const EXAMPLES: &str = "\
 Examples:
   meshctl install --profile minimal -y
-  meshctl install --profile demo --set values.ingressGateway.port=9080
+  meshctl install --profile minimal --set values.controlPlane.monitoringPort=25014 -y
   meshctl install -f my-values.yaml --dry-run      # show what would run, start nothing
   meshctl profile dump default > my-values.yaml    # a starting point for -f";
 
