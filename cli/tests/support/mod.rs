@@ -20,54 +20,79 @@ pub fn meshctl_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_meshctl"))
 }
 
-/// Builds `mesh-controlplane` into the directory of the meshctl under test, where meshctl
-/// looks for it first. `cargo test --workspace` has built it already (this is then a no-op
-/// check); `cargo test -p meshctl` alone would otherwise run a stale or missing one.
+/// Makes sure `mesh-controlplane` next to the meshctl under test (where meshctl looks first)
+/// is built from the current sources. `cargo test --workspace` has just built it; with
+/// `cargo test -p meshctl` alone it may be missing or older than the sources, and then it is
+/// built here.
 pub fn ensure_control_plane() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let bin = meshctl_bin();
         let dir = bin.parent().expect("bin dir");
-        let target = dir.parent().expect("target dir");
-        let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "--quiet",
-            "-p",
-            "mesh-controlplane",
-            "--bin",
-            "mesh-controlplane",
-        ])
-        .env("CARGO_TARGET_DIR", target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-        // Variables cargo sets for this test process would leak into the nested build and
-        // make build scripts that watch them (ring watches CARGO_MANIFEST_DIR) rerun, and
-        // everything after them rebuild.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().into_owned();
-            let per_crate = ["CARGO_PKG_", "CARGO_BIN_", "CARGO_MANIFEST_"]
-                .iter()
-                .any(|p| key.starts_with(p))
-                || [
-                    "CARGO_CRATE_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "OUT_DIR",
-                ]
-                .contains(&key.as_str());
-            if per_crate {
-                cmd.env_remove(&key);
-            }
+        let program = dir.join("mesh-controlplane");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let sources = ["controlplane", "api", "identity", "Cargo.lock"].map(|p| root.join(p));
+        let built = std::fs::metadata(&program).and_then(|m| m.modified()).ok();
+        if built.is_some_and(|b| sources.iter().all(|s| newest(s) <= b)) {
+            return;
         }
-        if profile != "debug" {
-            cmd.args(["--profile", profile]);
-        }
-        let status = cmd.status().expect("run cargo build for mesh-controlplane");
-        assert!(status.success(), "cargo build -p mesh-controlplane failed");
-        assert!(dir.join("mesh-controlplane").exists());
+        build_control_plane(dir);
+        assert!(program.exists());
     });
+}
+
+/// The newest modification time under `path`.
+fn newest(path: &Path) -> std::time::SystemTime {
+    let mut t = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::UNIX_EPOCH);
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            t = t.max(newest(&e.path()));
+        }
+    }
+    t
+}
+
+fn build_control_plane(dir: &Path) {
+    let target = dir.parent().expect("target dir");
+    let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "mesh-controlplane",
+        "--bin",
+        "mesh-controlplane",
+    ])
+    .env("CARGO_TARGET_DIR", target)
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Variables cargo sets for this test process would leak into the nested build and make
+    // build scripts that watch them (ring watches CARGO_MANIFEST_DIR) rerun, and everything
+    // after them rebuild.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        let per_crate = ["CARGO_PKG_", "CARGO_BIN_", "CARGO_MANIFEST_"]
+            .iter()
+            .any(|p| key.starts_with(p))
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .contains(&key.as_str());
+        if per_crate {
+            cmd.env_remove(&key);
+        }
+    }
+    if profile != "debug" {
+        cmd.args(["--profile", profile]);
+    }
+    let status = cmd.status().expect("run cargo build for mesh-controlplane");
+    assert!(status.success(), "cargo build -p mesh-controlplane failed");
 }
 
 /// One finished meshctl run.
