@@ -310,9 +310,14 @@ fn a_control_plane_that_never_answers_times_out_naming_its_log() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let log = mesh.home().join("logs/controlPlane.log");
+    let program = meshctl.with_file_name("mesh-controlplane");
+    let says = format!(
+        "✘ Control plane: the control plane ({}, pid ",
+        program.display()
+    );
     assert!(
-        stdout.contains("✘ Control plane: the control plane (pid "),
-        "{stdout}"
+        stdout.contains(&says),
+        "names the program that ran: {stdout}"
     );
     assert!(
         stdout.contains(&format!("see its log {}", log.display())),
@@ -323,7 +328,7 @@ fn a_control_plane_that_never_answers_times_out_naming_its_log() {
         "the hung process was stopped and forgotten"
     );
     let pid: u32 = stdout
-        .split("(pid ")
+        .split(", pid ")
         .nth(1)
         .and_then(|s| s.split(')').next())
         .and_then(|s| s.parse().ok())

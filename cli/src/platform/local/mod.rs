@@ -92,6 +92,8 @@ impl LocalPlatform {
     async fn start(&mut self, launch: &Launch, argv: Vec<String>) -> Result<u32, PlatformError> {
         let key = launch.component.key();
         let log = self.state.log_file(key);
+        // Errors name the program that ran (next to meshctl, or found on PATH).
+        let program = argv.first().cloned().unwrap_or_default();
         let title = launch.component.title();
         let mut child = process::spawn(&argv, self.state.root(), &log)
             .map_err(|e| PlatformError(format!("cannot start {}: {e}", argv.join(" "))))?;
@@ -100,8 +102,7 @@ impl LocalPlatform {
             Err(e) => {
                 let _ = child.wait();
                 return Err(PlatformError(format!(
-                    "{} exited at once ({e}); the end of its log {}:\n{}",
-                    launch.program,
+                    "{program} exited at once ({e}); the end of its log {}:\n{}",
                     log.display(),
                     process::log_tail(&log, 10)
                 )));
@@ -121,8 +122,7 @@ impl LocalPlatform {
             };
             if let Some(status) = exited {
                 return Err(PlatformError(format!(
-                    "{} exited ({status}) while starting; the end of its log {}:\n{}",
-                    launch.program,
+                    "{program} exited ({status}) while starting; the end of its log {}:\n{}",
                     log.display(),
                     process::log_tail(&log, 10)
                 )));
@@ -132,8 +132,8 @@ impl LocalPlatform {
             }
             if Instant::now() > deadline {
                 return Err(PlatformError(format!(
-                    "the {} (pid {pid}) did not answer on http://{}/version within {:?}; see \
-                     its log {} (a larger --timeout helps on a slow machine)",
+                    "the {} ({program}, pid {pid}) did not answer on http://{}/version within \
+                     {:?}; see its log {} (a larger --timeout helps on a slow machine)",
                     title.to_lowercase(),
                     launch.ready,
                     self.ready_timeout,
