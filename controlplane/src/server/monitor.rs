@@ -1,6 +1,7 @@
 //! The monitoring port (Istio's 15014): sync state for `proxy-status` and the TUI, the
 //! config API the CLI and tests use, and the telemetry API.
 //!
+//! - `GET /version`: `{"version": "<crate version>"}`, for `meshctl version` and readiness.
 //! - `GET /api/v1/topology|edges|targets|mesh`: the telemetry API ([`crate::telemetry`]),
 //!   scraping the proxies the hub lists; `/api/v1/mesh` carries the `proxies` and
 //!   `resources` sections of [`super::sections`].
@@ -77,6 +78,10 @@ pub async fn handle<S: ConfigStore>(
     let path = req.uri().path().to_string();
     let proxies = ctx.status.borrow().clone();
     match (req.method().clone(), path.as_str()) {
+        (Method::GET, "/version") => json(
+            StatusCode::OK,
+            &serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
+        ),
         (Method::GET, "/debug/proxies") => json(StatusCode::OK, &*proxies),
         (Method::GET, "/debug/resources") => {
             let stored = ctx.store.list(None, None);
@@ -106,7 +111,7 @@ pub async fn handle<S: ConfigStore>(
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "endpoints: GET /debug/proxies, GET /debug/resources, POST /apis/apply, \
+            "endpoints: GET /version, GET /debug/proxies, GET /debug/resources, POST /apis/apply, \
              GET /apis/resources, DELETE /apis/resources/<Kind>/<namespace>/<name>, \
              GET /api/v1/topology|edges|targets|mesh[?window=10s|1m|10m]\n",
         ),

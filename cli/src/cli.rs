@@ -1,0 +1,93 @@
+//! The command line: global flags and the list of subcommands (each in [`crate::commands`]).
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::commands::{apply, completion, delete, get, install, profile, uninstall, version};
+
+const EXAMPLES: &str = "\
+Examples:
+  meshctl install --profile minimal -y        # a control plane on this machine
+  meshctl apply -f virtual-service-all-v1.yaml
+  meshctl get virtualservices
+  meshctl uninstall --purge -y
+
+Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.";
+
+/// meshctl: install a service mesh that speaks Istio's configuration, and drive it.
+#[derive(Parser, Debug)]
+#[command(name = "meshctl", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Where the mesh runs. `local`: processes on this machine, state in $MESHCTL_HOME
+    /// (default ~/.meshctl).
+    #[arg(long, global = true, value_enum, default_value_t = PlatformKind::Local)]
+    pub platform: PlatformKind,
+}
+
+/// The platforms this build can drive (`kube` is added when it exists).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformKind {
+    /// Processes on this machine, on loopback, under $MESHCTL_HOME.
+    Local,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Install or upgrade the mesh from a profile.
+    Install(install::Args),
+    /// Stop everything the mesh started; --purge also deletes its state.
+    Uninstall(uninstall::Args),
+    /// List, show and compare install profiles.
+    Profile(profile::Args),
+    /// Apply Istio resources (all or nothing).
+    Apply(apply::Args),
+    /// Delete the Istio resources named in files.
+    Delete(delete::Args),
+    /// Show stored Istio resources.
+    Get(get::Args),
+    /// Show meshctl's version and the control plane's.
+    Version(version::Args),
+    /// Print a shell completion script.
+    Completion(completion::Args),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_examples() {
+        let cli = super::Cli::command();
+        let mut missing = Vec::new();
+        fn walk(c: &clap::Command, path: String, missing: &mut Vec<String>) {
+            let help = c
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if c.get_subcommands().next().is_none() && !help.contains("Examples:") {
+                missing.push(path.clone());
+            }
+            for s in c.get_subcommands() {
+                walk(s, format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        walk(&cli, "meshctl".into(), &mut missing);
+        assert!(missing.is_empty(), "no examples in --help of: {missing:?}");
+    }
+}

@@ -1,0 +1,55 @@
+//! One module per subcommand: its `Args` (clap derive, with examples in `after_help`) and its
+//! `run`. Shared here: picking the platform and the error for an interrupted run.
+
+pub mod apply;
+pub mod completion;
+pub mod delete;
+pub mod get;
+pub mod install;
+pub mod profile;
+pub mod uninstall;
+pub mod version;
+
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, GlobalArgs, PlatformKind};
+use crate::client::ApiClient;
+use crate::platform::local::state::StateDir;
+use crate::platform::local::LocalPlatform;
+use crate::platform::Platform;
+
+/// How long one config API request may take.
+pub const API_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The run was interrupted (Ctrl-C, SIGTERM, SIGHUP): exit code 130.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let g = cli.global;
+    match cli.command {
+        Command::Install(a) => install::run(&g, a).await,
+        Command::Uninstall(a) => uninstall::run(&g, a),
+        Command::Profile(a) => profile::run(a),
+        Command::Apply(a) => apply::run(&g, a).await,
+        Command::Delete(a) => delete::run(&g, a).await,
+        Command::Get(a) => get::run(&g, a).await,
+        Command::Version(a) => version::run(&g, a).await,
+        Command::Completion(a) => completion::run(a),
+    }
+}
+
+/// The platform `--platform` names; `ready_timeout` bounds waiting for components.
+pub fn platform(g: &GlobalArgs, ready_timeout: Duration) -> anyhow::Result<LocalPlatform> {
+    match g.platform {
+        PlatformKind::Local => Ok(LocalPlatform::new(StateDir::from_env()?, ready_timeout)),
+    }
+}
+
+/// A client for the installed control plane's config API, or why there is none.
+pub fn api(g: &GlobalArgs) -> anyhow::Result<ApiClient> {
+    let addr = platform(g, API_TIMEOUT)?.control_plane()?;
+    Ok(ApiClient::new(addr, API_TIMEOUT))
+}
