@@ -1,5 +1,6 @@
 //! `bookinfo`: runs one Bookinfo service (see `bookinfo --help`).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use bookinfo::cli::Cli;
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("BOOKINFO_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let service = &cli.service;
     let version = match service.check_version() {
