@@ -7,6 +7,7 @@
 //!   [`platform::local`] platform.
 //! - [`client`]: the control plane's monitoring and config API; [`manifests`]: reading the
 //!   Istio files `apply`/`delete` take; [`kinds`]: kind names and aliases.
+//! - [`analysis`]: `meshctl analyze`'s cross-resource checks (pure).
 //! - [`output`] and [`ui`]: tables, JSON/YAML, colour, prompts and spinners.
 
 /// `println!` that ends the program quietly when stdout is closed (`meshctl ... | head`)
@@ -23,6 +24,7 @@ macro_rules! out {
     ($($t:tt)*) => { $crate::output::write_out(format_args!($($t)*)) };
 }
 
+pub mod analysis;
 pub mod cli;
 pub mod client;
 pub mod commands;

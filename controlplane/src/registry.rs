@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-/// The DNS suffix of service hosts, as in Kubernetes.
-pub const DEFAULT_DOMAIN: &str = "cluster.local";
+pub use mesh_api::istio::hosts::{service_host, DEFAULT_DOMAIN};
 
 /// What a service port speaks; from the port's `name` or `appProtocol` (Istio's protocol
 /// selection: `http`, `http-web`, `grpc`, `tcp-db`, ...).
@@ -90,11 +89,6 @@ impl Workload {
     pub fn label(&self, key: &str) -> Option<&str> {
         self.labels.get(key).map(String::as_str)
     }
-}
-
-/// `reviews` in `default` -> `reviews.default.svc.cluster.local`.
-pub fn service_host(service: &str, namespace: &str) -> String {
-    format!("{service}.{namespace}.svc.{DEFAULT_DOMAIN}")
 }
 
 /// Every workload the mesh knows.

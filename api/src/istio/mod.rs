@@ -6,11 +6,12 @@
 //!   in [`meta`]; the enum over all kinds in [`resource`].
 //! - Reading: [`parse`] (entry points [`parse_documents`] and [`load`]), with positions from
 //!   [`source_map`] and problems as [`diagnostics`].
-//! - Checking: [`validate`].
+//! - Checking: [`validate`]; host names as Istio reads them: [`hosts`].
 
 pub mod destination_rule;
 pub mod diagnostics;
 pub mod gateway;
+pub mod hosts;
 pub mod http_route;
 pub mod meta;
 pub mod parse;

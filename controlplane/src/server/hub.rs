@@ -351,6 +351,8 @@ impl Hub {
                     service: e.node.service.clone(),
                     workload: e.workload.workload.clone(),
                     version: e.node.labels.get("version").cloned(),
+                    namespace: e.node.namespace.clone(),
+                    labels: e.node.labels.clone(),
                     state,
                     state_since: e.state.1,
                     version_sent: sent,

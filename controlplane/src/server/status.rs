@@ -1,6 +1,7 @@
 //! Per-proxy sync state as the monitoring API reports it (`GET /debug/proxies`), and the
 //! per-resource view (`GET /debug/resources`). Plain data, computed by the hub.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use mesh_api::xds::ProxyType;
@@ -34,6 +35,10 @@ pub struct ProxyStatus {
     pub workload: String,
     /// The `version` label, when it has one.
     pub version: Option<String>,
+    pub namespace: String,
+    /// All its labels (`app`, `version`, ...), which DestinationRule subsets and Gateway
+    /// selectors match; `meshctl analyze` reads them.
+    pub labels: BTreeMap<String, String>,
     pub state: SyncState,
     /// Unix seconds since which `state` holds.
     pub state_since: u64,
