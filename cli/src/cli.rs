@@ -2,7 +2,10 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::{apply, completion, delete, get, install, profile, uninstall, version};
+use crate::commands::{
+    analyze, apply, completion, delete, get, install, profile, proxy_config, proxy_status, stat,
+    uninstall, verify, version,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -11,7 +14,7 @@ Examples:
   meshctl get virtualservices
   meshctl uninstall --purge -y
 
-Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.";
+Exit codes: 0 success, 1 failure, 2 usage error, 79 analyze found issues, 130 interrupted.";
 
 /// meshctl: install a service mesh that speaks Istio's configuration, and drive it.
 #[derive(Parser, Debug)]
@@ -60,6 +63,16 @@ pub enum Command {
     Version(version::Args),
     /// Print a shell completion script.
     Completion(completion::Args),
+    /// Check that the installed mesh works (linkerd check style).
+    VerifyInstall(verify::Args),
+    /// Show every proxy and whether its config is SYNCED, STALE or NACKED.
+    ProxyStatus(proxy_status::Args),
+    /// Show one proxy's routes, clusters, listeners or certificates.
+    ProxyConfig(proxy_config::Args),
+    /// Find problems across resources (Istio's IST codes; exit 79 on findings).
+    Analyze(analyze::Args),
+    /// Show traffic per workload: success rate, RPS, latencies.
+    Stat(stat::Args),
 }
 
 #[cfg(test)]

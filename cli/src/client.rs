@@ -1,5 +1,6 @@
 //! A small HTTP client for the control plane's monitoring port (15014): `/version`, the
-//! config API (`/apis/*`) and, later, the telemetry API.
+//! config API (`/apis/*`) and the telemetry API; also for proxies' admin ports
+//! ([`ApiClient::named`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,16 +15,20 @@ use hyper_util::rt::TokioExecutor;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Nothing answered, or the connection broke.
-    #[error("the control plane at {addr} did not answer ({detail})")]
+    #[error("{peer} at {addr} did not answer ({detail})")]
     Unreachable {
+        /// Who: `the control plane`, `the admin server of reviews-v1-0.default`.
+        peer: String,
         /// Where.
         addr: SocketAddr,
         /// What the connection said.
         detail: String,
     },
     /// No answer in time.
-    #[error("the control plane at {addr} did not answer within {secs} s")]
+    #[error("{peer} at {addr} did not answer within {secs} s")]
     Timeout {
+        /// Who.
+        peer: String,
         /// Where.
         addr: SocketAddr,
         /// The limit.
@@ -43,6 +48,7 @@ pub struct Reply {
 /// Talks to one control plane's monitoring port.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
+    peer: String,
     addr: SocketAddr,
     timeout: Duration,
     http: Client<HttpConnector, Full<Bytes>>,
@@ -51,9 +57,15 @@ pub struct ApiClient {
 impl ApiClient {
     /// A client for the monitoring port at `addr`, each request limited to `timeout`.
     pub fn new(addr: SocketAddr, timeout: Duration) -> ApiClient {
+        ApiClient::named("the control plane", addr, timeout)
+    }
+
+    /// A client for another server (a proxy's admin port); `peer` names it in errors.
+    pub fn named(peer: &str, addr: SocketAddr, timeout: Duration) -> ApiClient {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(timeout));
         ApiClient {
+            peer: peer.to_string(),
             addr,
             timeout,
             http: Client::builder(TokioExecutor::new()).build(connector),
@@ -84,6 +96,7 @@ impl ApiClient {
         body: Bytes,
     ) -> Result<Reply, ClientError> {
         let unreachable = |detail: String| ClientError::Unreachable {
+            peer: self.peer.clone(),
             addr: self.addr,
             detail,
         };
@@ -122,6 +135,7 @@ impl ApiClient {
         tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| ClientError::Timeout {
+                peer: self.peer.clone(),
                 addr: self.addr,
                 secs: self.timeout.as_secs(),
             })?

@@ -7,7 +7,8 @@
 //!   [`platform::local`] platform.
 //! - [`client`]: the control plane's monitoring and config API; [`manifests`]: reading the
 //!   Istio files `apply`/`delete` take; [`kinds`]: kind names and aliases.
-//! - [`analysis`]: `meshctl analyze`'s cross-resource checks (pure).
+//! - [`analysis`]: `meshctl analyze`'s cross-resource checks (pure); [`inspect`]: what the
+//!   inspection commands read; [`verify`]: `meshctl verify-install`'s checks.
 //! - [`output`] and [`ui`]: tables, JSON/YAML, colour, prompts and spinners.
 
 /// `println!` that ends the program quietly when stdout is closed (`meshctl ... | head`)
@@ -28,12 +29,14 @@ pub mod analysis;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod inspect;
 pub mod kinds;
 pub mod manifests;
 pub mod output;
 pub mod platform;
 pub mod profile;
 pub mod ui;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -54,6 +57,9 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Err(e) => {
             let style = output::Style::stderr();
             eprintln!("{} {e:#}", style.red("error:"));
+            if let Some(exit) = e.downcast_ref::<commands::Exit>() {
+                return ExitCode::from(exit.code);
+            }
             match e.downcast_ref::<commands::Interrupted>() {
                 Some(_) => ExitCode::from(130),
                 None => ExitCode::FAILURE,

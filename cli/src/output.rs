@@ -74,6 +74,11 @@ impl Style {
         }
     }
 
+    /// No colour (tests, and text built for a file or pipe).
+    pub fn plain() -> Style {
+        Style { color: false }
+    }
+
     fn paint(self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -100,6 +105,11 @@ impl Style {
     /// Green text.
     pub fn green(self, text: &str) -> String {
         self.paint("32", text)
+    }
+
+    /// Yellow text (warnings).
+    pub fn yellow(self, text: &str) -> String {
+        self.paint("33", text)
     }
 
     /// Dim text (details).

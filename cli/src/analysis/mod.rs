@@ -197,7 +197,13 @@ impl Finding {
 impl fmt::Display for Finding {
     /// As istioctl prints it: `Error [IST0101] (VirtualService default/reviews f.yaml:12) ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} [{}] ({}", self.level(), self.code.id(), self.origin())?;
+        write!(
+            f,
+            "{} [{}] ({}",
+            self.level(),
+            self.code.id(),
+            self.origin()
+        )?;
         if let Some(r) = self.reference() {
             write!(f, " {r}")?;
         }

@@ -126,7 +126,11 @@ pub fn subset_not_found(input: &Input, out: &mut Vec<Finding>) {
                     && dr.spec.subsets.iter().any(|s| s.name == *subset)
             });
             if !defined {
-                let what = if d.mirror { "mirror+subset" } else { "host+subset" };
+                let what = if d.mirror {
+                    "mirror+subset"
+                } else {
+                    "host+subset"
+                };
                 out.push(finding(
                     item,
                     Code::ReferencedResourceNotFound,
@@ -159,7 +163,11 @@ pub fn unknown_host(input: &Input, out: &mut Vec<Finding>) {
             let in_entries = service_entries(input).any(|(se_item, se)| {
                 let se_ns = se_item.resource.namespace();
                 visible(&se.spec.export_to, se_ns, ns)
-                    && se.spec.hosts.iter().any(|h| matches(&resolve(h, se_ns), &host))
+                    && se
+                        .spec
+                        .hosts
+                        .iter()
+                        .any(|h| matches(&resolve(h, se_ns), &host))
             });
             if !in_registry && !in_entries {
                 let what = if d.mirror { "mirror host" } else { "host" };

@@ -213,10 +213,7 @@ fn two_mesh_virtual_services_for_one_host_are_ist0109_on_both() {
         "  hosts: [reviews]",
         "  hosts: [reviews]\n  gateways: [istio-system/ingress]",
     );
-    let yaml = format!(
-        "{REVIEWS_DR}{}{gateway_only}",
-        reviews_vs("reviews", "v1")
-    );
+    let yaml = format!("{REVIEWS_DR}{}{gateway_only}", reviews_vs("reviews", "v1"));
     let found = run(&yaml, reviews_v1_v2());
     assert!(
         found
@@ -312,7 +309,7 @@ fn istio_bookinfo_rules_are_clean_with_every_subset_deployed() {
         workloads,
     });
     assert_eq!(found.len(), 1, "{:?}", lines(&found));
-    assert!(found[0]
-        .to_string()
-        .starts_with("Warning [IST0173] (DestinationRule default/ratings destination-rule-all.yaml:"));
+    assert!(found[0].to_string().starts_with(
+        "Warning [IST0173] (DestinationRule default/ratings destination-rule-all.yaml:"
+    ));
 }

@@ -1,13 +1,18 @@
 //! One module per subcommand: its `Args` (clap derive, with examples in `after_help`) and its
 //! `run`. Shared here: picking the platform and the error for an interrupted run.
 
+pub mod analyze;
 pub mod apply;
 pub mod completion;
 pub mod delete;
 pub mod get;
 pub mod install;
 pub mod profile;
+pub mod proxy_config;
+pub mod proxy_status;
+pub mod stat;
 pub mod uninstall;
+pub mod verify;
 pub mod version;
 
 use std::time::Duration;
@@ -26,6 +31,16 @@ pub const API_TIMEOUT: Duration = Duration::from_secs(30);
 #[error("{0}")]
 pub struct Interrupted(pub String);
 
+/// The command ran, and its result calls for this exit code (`analyze` found issues: 79).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Exit {
+    /// The process exit code.
+    pub code: u8,
+    /// Printed as the error.
+    pub message: String,
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let g = cli.global;
@@ -38,6 +53,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Get(a) => get::run(&g, a).await,
         Command::Version(a) => version::run(&g, a).await,
         Command::Completion(a) => completion::run(a),
+        Command::ProxyStatus(a) => proxy_status::run(&g, a).await,
+        Command::ProxyConfig(a) => proxy_config::run(&g, a).await,
+        Command::Analyze(a) => analyze::run(&g, a).await,
+        Command::Stat(a) => stat::run(&g, a).await,
+        Command::VerifyInstall(a) => verify::run(&g, a).await,
     }
 }
 
