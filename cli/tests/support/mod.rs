@@ -4,6 +4,8 @@
 //! name, so no process outlives a test, pass or fail.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod workloads;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
