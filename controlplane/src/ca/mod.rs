@@ -25,12 +25,13 @@ pub mod token;
 
 // The workload-side modules live in `mesh-identity` (the proxy links them without the
 // control plane); re-exported here so `ca::tls`, `ca::identity`, ... keep their paths.
-pub use mesh_identity::{identity, rotation, tls, workload, x509};
+pub use mesh_identity::{identity, rotation, tls, trust, workload, x509};
 
 pub use authority::{Ca, CaError};
 pub use identity::{Identity, IdentityError};
 pub use rotation::WorkloadCerts;
-pub use service::{CertificateService, IssueError};
+pub use mesh_identity::TrustBundle;
+pub use service::{CertificateService, IssueError, MIN_CERT_TTL};
 pub use sign::{IssuedCert, SignError, DEFAULT_CERT_TTL};
 pub use token::{BootstrapVerifier, TokenAuthority, TokenError};
 pub use workload::{needs_rotation, rotation_time, WorkloadKey};
