@@ -1,7 +1,8 @@
-//! Shared by the `push_*` tests: the real `mesh-controlplane` binary on a temporary state
-//! directory (killed by PID on drop), in-process proxies in control-plane mode
-//! ([`mesh_proxy::xds::Client`]) in front of test backends, and HTTP helpers for the
-//! monitoring API.
+//! Shared by the `push_*`, `ca_flow_*` and `mtls_*` tests: the real `mesh-controlplane`
+//! binary on a temporary state directory (killed by PID on drop), in-process proxies in
+//! control-plane mode ([`mesh_proxy::xds::Client`]) in front of test backends, over the
+//! plaintext port or over TLS with certificates from the control plane's CA, and HTTP
+//! helpers for the monitoring API.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use http_body_util::Full;
 use mesh_api::xds::{NodeIdentity, NodePort};
 use mesh_controlplane::ca::{Identity, TokenAuthority};
 use mesh_proxy::testing::{eventually, send, Backend, Got};
+use mesh_proxy::xds::transport::ControlPlaneTls;
 use mesh_proxy::xds::{Client, ClientOptions};
 use serde_json::Value;
 
@@ -27,7 +29,11 @@ pub use mesh_proxy::testing::free_addr;
 pub struct ControlPlane {
     pub state: PathBuf,
     pub xds: SocketAddr,
+    /// The TLS port (certificates, and config streams over mTLS).
+    pub xds_tls: SocketAddr,
     pub monitoring: SocketAddr,
+    /// More flags for `mesh-controlplane run` (`--cert-ttl 2s`, ...).
+    pub args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -39,10 +45,17 @@ impl Drop for ControlPlane {
 
 impl ControlPlane {
     pub async fn start(state: &Path) -> ControlPlane {
+        ControlPlane::start_with(state, &[]).await
+    }
+
+    /// [`ControlPlane::start`] with more flags.
+    pub async fn start_with(state: &Path, args: &[&str]) -> ControlPlane {
         let mut cp = ControlPlane {
             state: state.to_path_buf(),
             xds: free_addr(),
+            xds_tls: free_addr(),
             monitoring: free_addr(),
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         cp.restart().await;
@@ -56,8 +69,10 @@ impl ControlPlane {
             .args(["run", "--state-dir"])
             .arg(&self.state)
             .args(["--listen", &self.xds.to_string()])
+            .args(["--listen-tls", &self.xds_tls.to_string()])
             .args(["--monitoring", &self.monitoring.to_string()])
             .args(["--grace", "1s", "--log-level", "info"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -102,6 +117,16 @@ impl ControlPlane {
         let tokens = TokenAuthority::load_or_create(&self.state.join("ca")).unwrap();
         let id = Identity::new("cluster.local", namespace, sa).unwrap();
         tokens.issue(&id, Duration::from_secs(3600))
+    }
+
+    /// The mesh root the control plane created in its CA directory.
+    pub fn root_cert(&self) -> PathBuf {
+        self.state.join("ca").join("root-cert.pem")
+    }
+
+    /// TLS to this control plane, trusting its root.
+    pub fn tls(&self) -> ControlPlaneTls {
+        ControlPlaneTls::from_file(&self.root_cert()).expect("the control plane's root")
     }
 
     pub async fn get(&self, path: &str) -> Got {
@@ -220,6 +245,17 @@ pub async fn sidecar(cp: &ControlPlane, service: &str, version: &str) -> Sidecar
     sidecar_with(cp, service, version, |_| {}).await
 }
 
+/// Points a sidecar at the TLS port: it gets a certificate from the CA, then its config.
+pub fn over_tls(cp: &ControlPlane, opts: &mut ClientOptions) {
+    opts.control_plane = cp.xds_tls;
+    opts.tls = Some(cp.tls());
+}
+
+/// A sidecar with a mesh certificate (TLS port).
+pub async fn tls_sidecar(cp: &ControlPlane, service: &str, version: &str) -> Sidecar {
+    sidecar_with(cp, service, version, |o| over_tls(cp, o)).await
+}
+
 /// Subsets v1/v2 of reviews, and a VirtualService sending everything to `subset`.
 pub fn reviews_to(subset: &str) -> String {
     format!(
@@ -246,10 +282,15 @@ spec:
 
 /// The backend that answered `GET http://reviews:9080/` through `outbound`, when one did.
 pub async fn reviews_via(outbound: SocketAddr) -> Option<String> {
+    service_via(outbound, "reviews").await
+}
+
+/// The backend that answered `GET http://<service>:9080/` through `outbound`, when one did.
+pub async fn service_via(outbound: SocketAddr, service: &str) -> Option<String> {
     // `send` insists on connecting; the listener may not be up yet.
     tokio::net::TcpStream::connect(outbound).await.ok()?;
-    let req = Request::get("http://reviews:9080/")
-        .header("host", "reviews:9080")
+    let req = Request::get(format!("http://{service}:9080/"))
+        .header("host", format!("{service}:9080"))
         .body(Full::new(Bytes::new()))
         .unwrap();
     let got = send(outbound, req).await.ok()?;

@@ -136,7 +136,7 @@ impl CaClient {
     /// goes to `failed` (logs, readiness message).
     pub async fn first(&self, backoff: &mut Backoff, failed: &mut (dyn FnMut(&CertError) + Send)) -> Arc<Credentials> {
         loop {
-            match self.fetch(None).await.and_then(|(key, answer)| self.install_first(key, answer)) {
+            match self.issue().await {
                 Ok(creds) => {
                     backoff.reset();
                     return creds;
@@ -148,6 +148,12 @@ impl CaClient {
             }
             tokio::time::sleep(backoff.next_delay()).await;
         }
+    }
+
+    /// One attempt at a first certificate, proven by the token.
+    pub async fn issue(&self) -> Result<Arc<Credentials>, CertError> {
+        let (key, answer) = self.fetch(None).await?;
+        self.install_first(key, answer)
     }
 
     /// Renews at half-life, forever. Failures are logged and retried with `backoff`; the
