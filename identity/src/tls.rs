@@ -7,7 +7,9 @@
 //! URI SAN with the expected identity, ignoring the `ServerName` (which is only the SNI sent).
 //!
 //! Both verifiers read a [`TrustBundle`] at every handshake, so the configs built with
-//! [`server_config_trusting`] / [`client_config_trusting`] follow bundle replacements.
+//! [`server_config_trusting`] / [`client_config_trusting`] follow bundle replacements. TLS
+//! session resumption is off: a resumed session is not verified again, so it would keep
+//! trusting a root the bundle no longer has.
 
 use std::sync::Arc;
 
@@ -114,6 +116,11 @@ pub fn server_config_trusting(
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(certs);
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    // No resumption: a resumed session skips certificate verification, so it would outlive
+    // a trust bundle replacement. Mesh peers keep one long-lived connection each, so full
+    // handshakes are rare anyway.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(config)
 }
 
@@ -167,6 +174,8 @@ pub fn client_config_trusting(
         .with_custom_certificate_verifier(verifier)
         .with_client_cert_resolver(certs);
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    // See `server_config_trusting`: resumption would bypass a replaced trust bundle.
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(config)
 }
 

@@ -255,3 +255,12 @@ fn reload(proxy: &Proxy, path: &Path) {
         Err(e) => proxy.reject(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
