@@ -34,6 +34,11 @@ pub struct ControlPlane {
     pub monitoring: SocketAddr,
     /// More flags for `mesh-controlplane run` (`--cert-ttl 2s`, ...).
     pub args: Vec<String>,
+    /// The root proxies verify the control plane with (`--ca-root`); the one the control
+    /// plane creates in its state directory unless a test uses its own CA.
+    pub ca_root: PathBuf,
+    /// The trust domain tokens are issued for.
+    pub trust_domain: String,
     child: Option<Child>,
 }
 
@@ -56,6 +61,8 @@ impl ControlPlane {
             xds_tls: free_addr(),
             monitoring: free_addr(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            ca_root: state.join("ca").join("root-cert.pem"),
+            trust_domain: "cluster.local".into(),
             child: None,
         };
         cp.restart().await;
@@ -115,18 +122,13 @@ impl ControlPlane {
     /// A bootstrap token for `namespace`/`sa`, from the state directory's CA key.
     pub fn token(&self, namespace: &str, sa: &str) -> String {
         let tokens = TokenAuthority::load_or_create(&self.state.join("ca")).unwrap();
-        let id = Identity::new("cluster.local", namespace, sa).unwrap();
+        let id = Identity::new(&self.trust_domain, namespace, sa).unwrap();
         tokens.issue(&id, Duration::from_secs(3600))
-    }
-
-    /// The mesh root the control plane created in its CA directory.
-    pub fn root_cert(&self) -> PathBuf {
-        self.state.join("ca").join("root-cert.pem")
     }
 
     /// TLS to this control plane, trusting its root.
     pub fn tls(&self) -> ControlPlaneTls {
-        ControlPlaneTls::from_file(&self.root_cert()).expect("the control plane's root")
+        ControlPlaneTls::from_file(&self.ca_root).expect("the control plane's root")
     }
 
     pub async fn get(&self, path: &str) -> Got {
