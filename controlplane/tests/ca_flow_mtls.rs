@@ -36,9 +36,13 @@ async fn inbound_requests(to: &Sidecar, principal: &str, security: &str) -> f64 
 }
 
 async fn reaches(from: &Sidecar, service: &str, backend: &str) {
-    eventually(WAIT, &format!("{} reaches {service}", from.id()), || async {
-        (service_via(from.outbound(), service).await.as_deref() == Some(backend)).then_some(())
-    })
+    eventually(
+        WAIT,
+        &format!("{} reaches {service}", from.id()),
+        || async {
+            (service_via(from.outbound(), service).await.as_deref() == Some(backend)).then_some(())
+        },
+    )
     .await;
 }
 
@@ -79,7 +83,10 @@ async fn sidecars_with_certificates_talk_mtls_and_plaintext_ones_do_not() {
     // productpage -> ratings: ratings cannot accept mTLS, so plain text.
     reaches(&pp, "ratings", "ratings-v1").await;
     assert!(inbound_requests(&ratings, "unknown", "none").await >= 1.0);
-    assert_eq!(inbound_requests(&ratings, PRODUCTPAGE, "mutual_tls").await, 0.0);
+    assert_eq!(
+        inbound_requests(&ratings, PRODUCTPAGE, "mutual_tls").await,
+        0.0
+    );
     // ratings -> reviews: ratings has no certificate to present, so plain text (PERMISSIVE).
     reaches(&ratings, "reviews", "reviews-v1").await;
     assert!(inbound_requests(&reviews, "unknown", "none").await >= 1.0);

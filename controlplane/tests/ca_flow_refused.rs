@@ -55,7 +55,9 @@ async fn bad_tokens_get_403_with_the_reason() {
     request(&cp, &cp.token("default", "reviews")).await.unwrap();
     // A token for another workload: the CA signs for the token's identity, which the proxy
     // refuses to install as its own.
-    let err = request(&cp, &cp.token("default", "ratings")).await.unwrap_err();
+    let err = request(&cp, &cp.token("default", "ratings"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, CertError::WrongIdentity { .. }),
         "expected WrongIdentity, got {err}"

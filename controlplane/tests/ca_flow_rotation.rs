@@ -49,18 +49,23 @@ async fn mtls_connection(
     let issued = ca
         .sign_csr(&key.csr_pem(&me).unwrap(), &me, Duration::from_secs(3600))
         .unwrap();
-    let config =
-        client_config(issued.chain, key.private_key_der(), ca.trust_bundle(), &id(server_sa))
-            .unwrap();
+    let config = client_config(
+        issued.chain,
+        key.private_key_der(),
+        ca.trust_bundle(),
+        &id(server_sa),
+    )
+    .unwrap();
     let tcp = tokio::net::TcpStream::connect(to).await.unwrap();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("reviews").unwrap(), tcp)
         .await
         .unwrap();
     let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
-    let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-        .await
-        .unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     (sender, leaf)
 }
@@ -69,7 +74,10 @@ async fn get_app(sender: &mut hyper::client::conn::http2::SendRequest<Full<Bytes
     let req = Request::get("http://reviews:9080/")
         .body(Full::new(Bytes::new()))
         .unwrap();
-    let resp = sender.send_request(req).await.expect("request on the open connection");
+    let resp = sender
+        .send_request(req)
+        .await
+        .expect("request on the open connection");
     assert_eq!(resp.status(), 200);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8_lossy(&body).into_owned()
@@ -193,7 +201,9 @@ async fn an_expired_token_does_not_cut_off_a_proxy_with_a_certificate() {
     })
     .await;
     let n = node("reviews", "v1", free_addr());
-    let refused = CaClient::new(cp.xds_tls, cp.tls(), &token, &n).issue().await;
+    let refused = CaClient::new(cp.xds_tls, cp.tls(), &token, &n)
+        .issue()
+        .await;
     assert!(
         matches!(&refused, Err(CertError::Refused { reason, .. }) if reason.contains("expired")),
         "{refused:?}"

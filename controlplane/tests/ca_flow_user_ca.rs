@@ -50,8 +50,7 @@ async fn the_users_own_ca_in_another_trust_domain() {
     .await;
     assert_eq!(spiffe, "spiffe://example.org/ns/default/sa/reviews");
     eventually(WAIT, "productpage reaches reviews", || async {
-        (service_via(pp.outbound(), "reviews").await.as_deref() == Some("reviews-v1"))
-            .then_some(())
+        (service_via(pp.outbound(), "reviews").await.as_deref() == Some("reviews-v1")).then_some(())
     })
     .await;
     let text = scrape(&reviews.client.proxy().unwrap()).await;
@@ -109,7 +108,12 @@ async fn first_start_creates_a_private_root_and_bad_ca_flags_fail() {
     );
     let (code, err) = run(
         dir.path(),
-        &["--ca-cert", "/nonexistent.pem", "--ca-key", "/nonexistent-key.pem"],
+        &[
+            "--ca-cert",
+            "/nonexistent.pem",
+            "--ca-key",
+            "/nonexistent-key.pem",
+        ],
     );
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("/nonexistent.pem"), "{err}");

@@ -76,15 +76,13 @@ async fn replaced_bundles_apply_to_the_next_handshakes_on_both_sides() {
     // The server's certificate is from A, the client's from B.
     let server_trust = Arc::new(TrustBundle::new(a.trust_bundle().to_vec()).unwrap());
     let client_trust = Arc::new(TrustBundle::new(a.trust_bundle().to_vec()).unwrap());
-    let server =
-        server_config_trusting(certs(&a, "server"), server_trust.clone(), None).unwrap();
+    let server = server_config_trusting(certs(&a, "server"), server_trust.clone(), None).unwrap();
     let addr = echo_server(TlsAcceptor::from(Arc::new(server))).await;
     let server_id = Identity::new("cluster.local", "default", "server")
         .unwrap()
         .spiffe_id();
     let client =
-        client_config_trusting(certs(&b, "client"), client_trust.clone(), vec![server_id])
-            .unwrap();
+        client_config_trusting(certs(&b, "client"), client_trust.clone(), vec![server_id]).unwrap();
     let connector = TlsConnector::from(Arc::new(client));
 
     assert!(
@@ -93,7 +91,10 @@ async fn replaced_bundles_apply_to_the_next_handshakes_on_both_sides() {
     );
     let both = [a.trust_bundle(), b.trust_bundle()].concat();
     assert!(server_trust.replace(both.clone()).unwrap());
-    assert!(!server_trust.replace(both).unwrap(), "same bundle: no change");
+    assert!(
+        !server_trust.replace(both).unwrap(),
+        "same bundle: no change"
+    );
     let mut open = connect(addr, &connector)
         .await
         .expect("the server trusts B now");

@@ -188,7 +188,12 @@ pub fn peer_spiffe_id(conn: &CommonState) -> Option<Identity> {
 
 /// A bundle that nobody replaces, for the slice-taking constructors.
 fn fixed(trust_bundle: &[CertificateDer<'_>]) -> Result<TrustBundle, TlsConfigError> {
-    TrustBundle::new(trust_bundle.iter().map(|c| c.clone().into_owned()).collect())
+    TrustBundle::new(
+        trust_bundle
+            .iter()
+            .map(|c| c.clone().into_owned())
+            .collect(),
+    )
 }
 
 /// Accepts the leaf only if its single SPIFFE ID is in `allowed` (any, when `None`).
@@ -287,11 +292,11 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self
-            .trust
-            .load()
-            .client_verifier
-            .verify_client_cert(end_entity, intermediates, now)?;
+        let verified =
+            self.trust
+                .load()
+                .client_verifier
+                .verify_client_cert(end_entity, intermediates, now)?;
         check_identity(end_entity, self.allowed.as_deref())?;
         Ok(verified)
     }

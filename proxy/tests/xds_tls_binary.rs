@@ -58,7 +58,14 @@ struct Proxy {
 }
 
 /// Starts `mesh-proxy` for workload reviews-v1 in front of `app`, with `token`.
-fn start_proxy(dir: &Path, tag: &str, cp: SocketAddr, root: &Path, token: &str, app: SocketAddr) -> Proxy {
+fn start_proxy(
+    dir: &Path,
+    tag: &str,
+    cp: SocketAddr,
+    root: &Path,
+    token: &str,
+    app: SocketAddr,
+) -> Proxy {
     let (inbound, outbound) = (free_addr(), free_addr());
     let workload = dir.join(format!("{tag}.yaml"));
     std::fs::write(
@@ -145,7 +152,9 @@ async fn binary_gets_a_certificate_and_serves_mtls_or_stays_not_ready() {
         get(good.outbound, "http://reviews:9080/").await.backend(),
         Some("reviews-v1")
     );
-    let (_, stats) = admin_get(good.admin, "/stats/prometheus").await.expect("stats");
+    let (_, stats) = admin_get(good.admin, "/stats/prometheus")
+        .await
+        .expect("stats");
     assert!(
         stats.lines().any(|l| l.starts_with("istio_requests_total")
             && l.contains("reporter=\"destination\"")
@@ -163,6 +172,9 @@ async fn binary_gets_a_certificate_and_serves_mtls_or_stays_not_ready() {
     })
     .await;
     assert_eq!(status, 503);
-    assert!(text.contains("NOT READY") && text.contains("signature"), "{text}");
+    assert!(
+        text.contains("NOT READY") && text.contains("signature"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

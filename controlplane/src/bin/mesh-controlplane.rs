@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use mesh_controlplane::ca::authority::ROOT_CERT_FILE;
 use mesh_controlplane::ca::{
     files, Ca, CertificateService, TokenAuthority, DEFAULT_CERT_TTL, MIN_CERT_TTL,
 };
 use mesh_controlplane::server::{self, HubOptions, TlsPort};
 use mesh_controlplane::store::LocalStore;
 use tokio::net::TcpListener;
-use mesh_controlplane::ca::authority::ROOT_CERT_FILE;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// The trust domain of a new CA when --trust-domain is not given (Kubernetes' default).

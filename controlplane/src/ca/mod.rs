@@ -29,8 +29,8 @@ pub use mesh_identity::{identity, rotation, tls, trust, workload, x509};
 
 pub use authority::{Ca, CaError};
 pub use identity::{Identity, IdentityError};
-pub use rotation::WorkloadCerts;
 pub use mesh_identity::TrustBundle;
+pub use rotation::WorkloadCerts;
 pub use service::{CertificateService, IssueError, MIN_CERT_TTL};
 pub use sign::{IssuedCert, SignError, DEFAULT_CERT_TTL};
 pub use token::{BootstrapVerifier, TokenAuthority, TokenError};

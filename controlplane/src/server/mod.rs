@@ -110,7 +110,12 @@ pub async fn serve<S: ConfigStore + 'static>(
     if let (Some(listener), Some(serving)) = (tls_listener, serving) {
         let acceptor = serving.acceptor.clone();
         tokio::spawn(serving.renew(shutdown.clone()));
-        tokio::spawn(listen::serve_tls(listener, sctx, acceptor, shutdown.clone()));
+        tokio::spawn(listen::serve_tls(
+            listener,
+            sctx,
+            acceptor,
+            shutdown.clone(),
+        ));
     }
     let mctx = Arc::new(MonitorCtx {
         store,

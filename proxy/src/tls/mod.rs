@@ -113,10 +113,14 @@ impl TlsContext {
                     }
                 })?;
                 let certs = Arc::new(WorkloadCerts::new(chain, key)?);
-                (certs, Arc::new(TrustBundle::new(read_certs(trust_bundle)?)?))
+                (
+                    certs,
+                    Arc::new(TrustBundle::new(read_certs(trust_bundle)?)?),
+                )
             }
         };
-        let server: ServerConfig = server_config_trusting(certs.clone(), trust_bundle.clone(), None)?;
+        let server: ServerConfig =
+            server_config_trusting(certs.clone(), trust_bundle.clone(), None)?;
         Ok(Arc::new(TlsContext {
             spiffe_id: certs.spiffe_id().to_string(),
             certs,
@@ -128,7 +132,8 @@ impl TlsContext {
     /// A connector that presents our certificate and accepts only a server proving one of
     /// `expected` (SPIFFE IDs).
     pub fn connector(&self, expected: Vec<String>) -> Result<TlsConnector, TlsConfigError> {
-        let config = client_config_trusting(self.certs.clone(), self.trust_bundle.clone(), expected)?;
+        let config =
+            client_config_trusting(self.certs.clone(), self.trust_bundle.clone(), expected)?;
         Ok(TlsConnector::from(Arc::new(config)))
     }
 }

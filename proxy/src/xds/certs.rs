@@ -134,7 +134,11 @@ impl CaClient {
 
     /// The first certificate, retried with `backoff` until the CA issues one; each failure
     /// goes to `failed` (logs, readiness message).
-    pub async fn first(&self, backoff: &mut Backoff, failed: &mut (dyn FnMut(&CertError) + Send)) -> Arc<Credentials> {
+    pub async fn first(
+        &self,
+        backoff: &mut Backoff,
+        failed: &mut (dyn FnMut(&CertError) + Send),
+    ) -> Arc<Credentials> {
         loop {
             match self.issue().await {
                 Ok(creds) => {

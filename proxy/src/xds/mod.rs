@@ -289,7 +289,11 @@ async fn run(opts: ClientOptions, status: watch::Sender<Status>) {
             renew,
             status.clone(),
         ))));
-        tls = Some((cp_tls.mutual(creds.certs.clone()), cp_tls.bootstrap(), creds));
+        tls = Some((
+            cp_tls.mutual(creds.certs.clone()),
+            cp_tls.bootstrap(),
+            creds,
+        ));
     }
     loop {
         let before = status.borrow().applied.clone();

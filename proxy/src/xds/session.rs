@@ -188,7 +188,9 @@ fn trust_bundle(trust: Option<&TrustBundle>, pem: &str) {
     match trust.replace_pem(pem) {
         Ok(true) => tracing::info!("trust bundle replaced"),
         Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "pushed trust bundle refused; keeping the current one"),
+        Err(e) => {
+            tracing::warn!(error = %e, "pushed trust bundle refused; keeping the current one")
+        }
     }
 }
 

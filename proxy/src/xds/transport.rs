@@ -28,7 +28,9 @@ pub type BoxIo = TokioIo<Box<dyn Io>>;
 /// Why the control plane could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("cannot reach the control plane at {addr}: {source} (is mesh-controlplane running there?)")]
+    #[error(
+        "cannot reach the control plane at {addr}: {source} (is mesh-controlplane running there?)"
+    )]
     Tcp {
         addr: SocketAddr,
         #[source]
