@@ -132,6 +132,12 @@ async fn short_lived_certificates_rotate_without_dropping_connections() {
     let now = reviews.client.status().certificate.unwrap();
     assert_ne!(now.serial, first.serial);
     assert!(now.not_after > SystemTime::now());
+    // Renewals are proven by the current certificate, not the token.
+    eventually(WAIT, "a renewal proven by the certificate", || async {
+        let c = reviews.client.status().certificate?;
+        c.renewed_by_certificate.then_some(())
+    })
+    .await;
 
     // The connection opened before the rotations still works (its keys were agreed then)...
     assert!(get_app(&mut open).await.contains("reviews-v1"));

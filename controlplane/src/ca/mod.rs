@@ -11,7 +11,8 @@
 //! - [`files`]: reading and writing key material with safe permissions.
 //! - [`sign`]: CSR -> leaf certificate.
 //! - [`token`]: the local platform's per-workload bootstrap tokens.
-//! - [`service`]: proof + CSR -> certificate, the one entry point the config server calls.
+//! - [`service`]: proof + CSR -> certificate (a bootstrap token, or a renewal the TLS port
+//!   authenticated by client certificate): the entry point of `server::certs`.
 //! - [`workload`]: the proxy's side: key, CSR, rotation timing.
 //! - [`tls`]: rustls client/server configs for sidecar-to-sidecar mTLS.
 //! - [`rotation`]: swapping a workload's certificate under live configs.

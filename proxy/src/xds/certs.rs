@@ -30,7 +30,7 @@ use super::Status;
 
 /// Renew this long before expiry at the latest, and never present a certificate this close
 /// to it (the handshake could straddle the expiry).
-const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
+const EXPIRY_MARGIN: Duration = Duration::from_millis(300);
 
 /// A certificate request failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,8 @@ pub struct CertInfo {
     pub received: SystemTime,
     /// Certificates installed since the start, the first included.
     pub issued: u64,
+    /// This one was proven by the previous certificate (a renewal), not by the token.
+    pub renewed_by_certificate: bool,
 }
 
 impl CertInfo {
@@ -182,7 +184,7 @@ impl CaClient {
             let result = self
                 .fetch(current)
                 .await
-                .and_then(|(key, answer)| self.install(&creds, key, answer));
+                .and_then(|(key, answer)| self.install(&creds, key, answer, current.is_some()));
             match result {
                 Ok(info) => {
                     tracing::info!(serial = %info.serial, not_after = ?info.not_after, "certificate renewed");
@@ -264,7 +266,7 @@ impl CaClient {
         key: WorkloadKey,
         answer: CertificateResponse,
     ) -> Result<Arc<Credentials>, CertError> {
-        let (chain, info) = self.check(&answer, 1)?;
+        let (chain, info) = self.check(&answer, 1, false)?;
         let certs = Arc::new(WorkloadCerts::new(chain, key.private_key_der())?);
         let trust = Arc::new(TrustBundle::from_pem(&answer.trust_bundle)?);
         tracing::info!(spiffe_id = %info.spiffe_id, serial = %info.serial, not_after = ?info.not_after, "certificate issued");
@@ -280,8 +282,9 @@ impl CaClient {
         creds: &Credentials,
         key: WorkloadKey,
         answer: CertificateResponse,
+        by_certificate: bool,
     ) -> Result<CertInfo, CertError> {
-        let (chain, info) = self.check(&answer, creds.info().issued + 1)?;
+        let (chain, info) = self.check(&answer, creds.info().issued + 1, by_certificate)?;
         // The bundle first: the new certificate may chain to a root only the new bundle has.
         if creds.trust.replace_pem(&answer.trust_bundle)? {
             tracing::info!("trust bundle replaced");
@@ -296,6 +299,7 @@ impl CaClient {
         &self,
         answer: &CertificateResponse,
         issued: u64,
+        renewed_by_certificate: bool,
     ) -> Result<(Vec<CertificateDer<'static>>, CertInfo), CertError> {
         let bad = |message: String| CertError::BadAnswer {
             addr: self.addr,
@@ -328,6 +332,7 @@ impl CaClient {
             not_after,
             received: now,
             issued,
+            renewed_by_certificate,
         };
         Ok((chain, info))
     }
