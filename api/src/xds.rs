@@ -2,11 +2,32 @@
 //! only; no IO.
 //!
 //! # Transport
-//! One long-lived HTTP/2 stream (h2c on the control plane's 15010 today; TLS on 15012 will
-//! wrap the same stream): the proxy sends `POST` [`STREAM_PATH`] whose *request body* carries
-//! its messages ([`ProxyMessage`]), and the control plane answers `200` with a *response
-//! body* carrying snapshots ([`ServerMessage`]). A refused proxy (bad bootstrap token,
-//! malformed hello) gets a `4xx` with a plain-text reason instead, and no config.
+//! One long-lived HTTP/2 stream: the proxy sends `POST` [`STREAM_PATH`] whose *request body*
+//! carries its messages ([`ProxyMessage`]), and the control plane answers `200` with a
+//! *response body* carrying snapshots ([`ServerMessage`]). A refused proxy (bad bootstrap
+//! token, malformed hello) gets a `4xx` with a plain-text reason instead, and no config.
+//!
+//! The control plane serves it on two ports:
+//! - **15012**, TLS 1.3 (ALPN `h2`). The control plane presents a certificate from the mesh
+//!   CA with the DNS name [`CONTROL_PLANE_NAME`] (and the SPIFFE ID
+//!   `spiffe://<trust-domain>/ns/mesh-system/sa/mesh-controlplane`); proxies check it against
+//!   the mesh's root certificate. A client certificate is optional; when one is presented it
+//!   must chain to the trust bundle, and it is the proxy's proof: its namespace and service
+//!   account must match the hello's, and the hello's token is then not checked (so a proxy
+//!   whose token expired keeps its stream as long as its certificate is valid). Certificates
+//!   are issued on this port too ([`CERTIFICATE_PATH`]).
+//! - **15010**, plaintext HTTP/2 with prior knowledge (h2c), for tools and benchmarks on
+//!   loopback: the token is the only proof, no certificates are issued, and proxies that
+//!   connect this way get no automatic mTLS.
+//!
+//! # Certificates
+//! `POST` [`CERTIFICATE_PATH`] with a JSON [`CertificateRequest`] (`{"csr": PEM, "token":
+//! "..."}`), answered `200` with a JSON [`CertificateResponse`]. The proof is the bootstrap
+//! token for a first certificate, or the client certificate of the TLS connection for a
+//! renewal (then `token` may be left out). The certificate's only name is the SPIFFE ID the
+//! *proof* establishes; whatever the CSR asks for is ignored, only its public key is used.
+//! Refusals carry a plain-text reason: `403` when the proof is missing, forged, expired or
+//! for another identity, `400` for a malformed request or CSR, `404` on the plaintext port.
 //!
 //! # Framing
 //! Newline-delimited JSON ([`CONTENT_TYPE`]): each message is one JSON object on one line.
@@ -20,6 +41,10 @@
 //!    (including at once after the hello, and again after every reconnect).
 //! 3. proxy: [`ProxyMessage::Ack`] once a version is applied, [`ProxyMessage::Nack`] with the
 //!    error when it was rejected (the proxy keeps serving its last good snapshot).
+//!
+//! On 15012 the control plane first sends [`ServerMessage::TrustBundle`] (before any
+//! snapshot), and again whenever the bundle changes; proxies replace the roots they verify
+//! peers with. Proxies ignore it on a plaintext stream, where anyone could have written it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,6 +58,10 @@ use crate::snapshot::Snapshot;
 pub const STREAM_PATH: &str = "/mesh.config.v1/stream";
 /// The content type of both bodies.
 pub const CONTENT_TYPE: &str = "application/x-ndjson";
+/// The HTTP path of certificate requests (TLS port only).
+pub const CERTIFICATE_PATH: &str = "/mesh.ca.v1/certificate";
+/// The DNS name in the control plane's serving certificate, which proxies verify.
+pub const CONTROL_PLANE_NAME: &str = "mesh-controlplane";
 /// The largest frame either side accepts, newline excluded (16 MiB: far above any real
 /// snapshot, small enough that a broken peer cannot exhaust memory).
 pub const MAX_FRAME: usize = 16 << 20;
@@ -144,11 +173,46 @@ pub enum ProxyMessage {
 }
 
 /// Control plane -> proxy.
+// A snapshot is much bigger than a bundle, but messages are decoded once, never stored.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ServerMessage {
     /// A complete snapshot to apply atomically; `version` equals `snapshot.version`.
     Snapshot { version: String, snapshot: Snapshot },
+    /// The CA certificates (PEM) that peers' certificates must chain to. Sent on the TLS
+    /// port only: first, then whenever it changes.
+    #[serde(rename_all = "camelCase")]
+    TrustBundle { pem: String },
+}
+
+/// Body of `POST` [`CERTIFICATE_PATH`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateRequest {
+    /// PEM PKCS#10 request; only its public key (ECDSA P-256/P-384 or Ed25519) is used.
+    pub csr: String,
+    /// The bootstrap token; may be left out when the connection presents a valid client
+    /// certificate (renewal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Answer to a [`CertificateRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateResponse {
+    /// PEM, leaf first, then any intermediates (not the root).
+    pub cert_chain: String,
+    /// PEM roots peers' certificates chain to.
+    pub trust_bundle: String,
+    /// The identity the certificate proves, `spiffe://<td>/ns/<ns>/sa/<sa>`.
+    pub spiffe_id: String,
+    /// Hex serial number, as `openssl x509 -serial` prints it.
+    pub serial: String,
+    /// Validity, in Unix seconds.
+    pub not_before: u64,
+    pub not_after: u64,
 }
 
 /// A frame could not be read.
@@ -259,6 +323,17 @@ mod tests {
             dec.decode::<ProxyMessage>(),
             Err(FrameError::Json(_))
         ));
+    }
+
+    #[test]
+    fn trust_bundle_and_certificate_messages_round_trip() {
+        let m = ServerMessage::TrustBundle { pem: "x".into() };
+        let mut dec = FrameDecoder::new();
+        dec.push(&encode(&m).unwrap());
+        assert_eq!(dec.decode::<ServerMessage>().unwrap(), Some(m));
+        let req: CertificateRequest = serde_json::from_str(r#"{"csr":"C"}"#).unwrap();
+        assert_eq!(req.token, None);
+        assert!(serde_json::from_str::<CertificateRequest>(r#"{"csr":"C","x":1}"#).is_err());
     }
 
     #[test]

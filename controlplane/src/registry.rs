@@ -78,6 +78,11 @@ pub struct Workload {
     pub inbound: SocketAddr,
     /// Where the application itself listens (the inbound sidecar forwards there).
     pub app: SocketAddr,
+    /// The SPIFFE ID its sidecar proved with a mesh certificate (its TLS client certificate
+    /// on the control-plane connection); `None` when it holds none. Only sidecars with one
+    /// can accept mTLS, so automatic mTLS is used toward these alone (Istio's auto mTLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl Workload {

@@ -72,6 +72,7 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
         node: Box::new(node()),
         conn: 1,
         tx: frames,
+        principal: None,
     })
     .await
     .unwrap();
@@ -83,7 +84,9 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
     let frame = frames_rx.borrow_and_update().clone().unwrap();
     let mut dec = FrameDecoder::new();
     dec.push(&frame);
-    let ServerMessage::Snapshot { version, snapshot } = dec.decode().unwrap().unwrap();
+    let Some(ServerMessage::Snapshot { version, snapshot }) = dec.decode().unwrap() else {
+        panic!("expected a snapshot");
+    };
     assert_eq!(Some(&version), first.version_sent.as_ref());
     assert_eq!(snapshot.node.workload, "reviews-v1-0");
 

@@ -7,14 +7,17 @@
 //! - [`tls`]: rustls client/server configs for sidecar-to-sidecar mTLS (TLS 1.3, ALPN h2)
 //!   whose verifiers check the peer's SPIFFE ID instead of a DNS name.
 //! - [`rotation`]: swapping a workload's certificate under live configs.
+//! - [`trust`]: the trust bundle, replaceable under live configs.
 //! - [`x509`]: read-only views of certificates (SPIFFE ID, validity).
 
 pub mod identity;
 pub mod rotation;
 pub mod tls;
+pub mod trust;
 pub mod workload;
 pub mod x509;
 
 pub use identity::{Identity, IdentityError};
 pub use rotation::WorkloadCerts;
+pub use trust::TrustBundle;
 pub use workload::{needs_rotation, rotation_time, WorkloadKey};

@@ -5,6 +5,11 @@
 //! the client side cannot use `WebPkiServerVerifier` as is: [`SpiffeServerVerifier`] runs the
 //! same chain validation (`verify_server_cert_signed_by_trust_anchor`) and then compares the
 //! URI SAN with the expected identity, ignoring the `ServerName` (which is only the SNI sent).
+//!
+//! Both verifiers read a [`TrustBundle`] at every handshake, so the configs built with
+//! [`server_config_trusting`] / [`client_config_trusting`] follow bundle replacements. TLS
+//! session resumption is off: a resumed session is not verified again, so it would keep
+//! trusting a root the bundle no longer has.
 
 use std::sync::Arc;
 
@@ -12,15 +17,16 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::verify_server_cert_signed_by_trust_anchor;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
+use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, CommonState, DigitallySignedStruct, DistinguishedName,
-    OtherError, RootCertStore, ServerConfig, SignatureScheme,
+    OtherError, ServerConfig, SignatureScheme,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::identity::Identity;
 use crate::rotation::{RotationError, WorkloadCerts};
+use crate::trust::TrustBundle;
 use crate::x509;
 
 /// The ALPN protocol sidecars speak to each other.
@@ -35,6 +41,8 @@ pub enum TlsConfigError {
         "a trust bundle certificate is unusable ({0}); re-fetch the bundle from the control plane"
     )]
     BadTrustAnchor(#[source] rustls::Error),
+    #[error("the trust bundle is not PEM certificates ({0}); re-fetch it from the control plane")]
+    BadBundlePem(String),
     #[error("cannot build the client-certificate verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
     #[error("TLS configuration rejected: {0}")]
@@ -86,11 +94,21 @@ pub fn server_config_rotating(
     trust_bundle: &[CertificateDer<'_>],
     expected_client_ids: Option<Vec<Identity>>,
 ) -> Result<ServerConfig, TlsConfigError> {
+    let trust = Arc::new(fixed(trust_bundle)?);
+    server_config_trusting(certs, trust, expected_client_ids)
+}
+
+/// [`server_config_rotating`] verifying clients against `trust` as it is at each handshake,
+/// so [`TrustBundle::replace`] takes effect too.
+pub fn server_config_trusting(
+    certs: Arc<WorkloadCerts>,
+    trust: Arc<TrustBundle>,
+    expected_client_ids: Option<Vec<Identity>>,
+) -> Result<ServerConfig, TlsConfigError> {
     let provider = provider();
-    let inner = WebPkiClientVerifier::builder_with_provider(roots(trust_bundle)?, provider.clone())
-        .build()?;
     let verifier = Arc::new(SpiffeClientVerifier {
-        inner,
+        trust,
+        algs: provider.signature_verification_algorithms,
         allowed: expected_client_ids.map(|ids| ids.iter().map(Identity::spiffe_id).collect()),
     });
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -98,6 +116,11 @@ pub fn server_config_rotating(
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(certs);
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    // No resumption: a resumed session skips certificate verification, so it would outlive
+    // a trust bundle replacement. Mesh peers keep one long-lived connection each, so full
+    // handshakes are rare anyway.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(config)
 }
 
@@ -129,9 +152,19 @@ pub fn client_config_for_ids(
     trust_bundle: &[CertificateDer<'_>],
     expected_server_ids: Vec<String>,
 ) -> Result<ClientConfig, TlsConfigError> {
+    let trust = Arc::new(fixed(trust_bundle)?);
+    client_config_trusting(certs, trust, expected_server_ids)
+}
+
+/// [`client_config_for_ids`] verifying servers against `trust` as it is at each handshake.
+pub fn client_config_trusting(
+    certs: Arc<WorkloadCerts>,
+    trust: Arc<TrustBundle>,
+    expected_server_ids: Vec<String>,
+) -> Result<ClientConfig, TlsConfigError> {
     let provider = provider();
     let verifier = Arc::new(SpiffeServerVerifier {
-        roots: roots(trust_bundle)?,
+        trust,
         algs: provider.signature_verification_algorithms,
         expected: expected_server_ids,
     });
@@ -141,6 +174,8 @@ pub fn client_config_for_ids(
         .with_custom_certificate_verifier(verifier)
         .with_client_cert_resolver(certs);
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    // See `server_config_trusting`: resumption would bypass a replaced trust bundle.
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(config)
 }
 
@@ -151,17 +186,14 @@ pub fn peer_spiffe_id(conn: &CommonState) -> Option<Identity> {
     Identity::from_spiffe_id(&x509::spiffe_id_of(leaf)?).ok()
 }
 
-fn roots(trust_bundle: &[CertificateDer<'_>]) -> Result<Arc<RootCertStore>, TlsConfigError> {
-    if trust_bundle.is_empty() {
-        return Err(TlsConfigError::EmptyTrustBundle);
-    }
-    let mut store = RootCertStore::empty();
-    for cert in trust_bundle {
-        store
-            .add(cert.clone().into_owned())
-            .map_err(TlsConfigError::BadTrustAnchor)?;
-    }
-    Ok(Arc::new(store))
+/// A bundle that nobody replaces, for the slice-taking constructors.
+fn fixed(trust_bundle: &[CertificateDer<'_>]) -> Result<TrustBundle, TlsConfigError> {
+    TrustBundle::new(
+        trust_bundle
+            .iter()
+            .map(|c| c.clone().into_owned())
+            .collect(),
+    )
 }
 
 /// Accepts the leaf only if its single SPIFFE ID is in `allowed` (any, when `None`).
@@ -185,7 +217,7 @@ fn check_identity(
 /// Server-certificate verifier that checks the URI SAN instead of a DNS name.
 #[derive(Debug)]
 pub struct SpiffeServerVerifier {
-    roots: Arc<RootCertStore>,
+    trust: Arc<TrustBundle>,
     algs: WebPkiSupportedAlgorithms,
     expected: Vec<String>,
 }
@@ -202,7 +234,7 @@ impl ServerCertVerifier for SpiffeServerVerifier {
         let cert = ParsedCertificate::try_from(end_entity)?;
         verify_server_cert_signed_by_trust_anchor(
             &cert,
-            &self.roots,
+            &self.trust.load().roots,
             intermediates,
             now,
             self.algs.all,
@@ -234,10 +266,12 @@ impl ServerCertVerifier for SpiffeServerVerifier {
     }
 }
 
-/// Client-certificate verifier: webpki's chain checks, then the SPIFFE ID allow-list.
+/// Client-certificate verifier: webpki's chain checks against the bundle in force, then the
+/// SPIFFE ID allow-list.
 #[derive(Debug)]
 pub struct SpiffeClientVerifier {
-    inner: Arc<dyn ClientCertVerifier>,
+    trust: Arc<TrustBundle>,
+    algs: WebPkiSupportedAlgorithms,
     allowed: Option<Vec<String>>,
 }
 
@@ -247,7 +281,9 @@ impl ClientCertVerifier for SpiffeClientVerifier {
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
+        // The hints would have to follow bundle replacements; they are optional, and mesh
+        // clients have exactly one certificate to offer anyway.
+        &[]
     }
 
     fn verify_client_cert(
@@ -256,9 +292,11 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
+        let verified =
+            self.trust
+                .load()
+                .client_verifier
+                .verify_client_cert(end_entity, intermediates, now)?;
         check_identity(end_entity, self.allowed.as_deref())?;
         Ok(verified)
     }
@@ -269,7 +307,7 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
     }
 
     fn verify_tls13_signature(
@@ -278,10 +316,10 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.algs.supported_schemes()
     }
 }

@@ -38,6 +38,14 @@ impl WorkloadKey {
         params.serialize_request(&self.key)?.pem()
     }
 
+    /// A CSR naming nothing, for a proxy that leaves its identity to the proof it sends
+    /// along (its bootstrap token, or its current certificate).
+    pub fn anonymous_csr_pem(&self) -> Result<String, rcgen::Error> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params.serialize_request(&self.key)?.pem()
+    }
+
     /// The key in the form rustls takes.
     pub fn private_key_der(&self) -> PrivateKeyDer<'static> {
         PrivatePkcs8KeyDer::from(self.key.serialize_der()).into()

@@ -31,6 +31,8 @@ enum Command {
     ///
     /// Examples:
     ///   mesh-proxy run --config proxy.yaml --admin-addr 127.0.0.1:15000
+    ///   mesh-proxy run --control-plane 127.0.0.1:15012 --ca-root root-cert.pem \
+    ///       --token-file t --workload-file w.yaml
     ///   mesh-proxy run --control-plane 127.0.0.1:15010 --token-file t --workload-file w.yaml
     Run(RunArgs),
 }
@@ -41,7 +43,7 @@ struct RunArgs {
     /// The snapshot file (YAML or JSON): listeners, routes, clusters, endpoints.
     #[arg(long, short = 'c', env = "MESH_PROXY_CONFIG")]
     config: Option<PathBuf>,
-    /// Control-plane mode: --control-plane, --token-file, --workload-file.
+    /// Control-plane mode: --control-plane, --token-file, --workload-file (and --ca-root).
     #[command(flatten)]
     xds: mesh_proxy::xds::XdsArgs,
     /// Admin server: /config_dump, /logging, /stats/prometheus, /healthz/ready.
@@ -164,6 +166,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 header_read_timeout: None,
                 identity: args.identity.source(),
             };
+            if let Some(root) = &args.xds.ca_root {
+                opts.tls = Some(xds::transport::ControlPlaneTls::from_file(root)?);
+            }
             let client = Client::start(opts);
             tokio::select! {
                 _ = term.recv() => {}
@@ -248,5 +253,14 @@ fn reload(proxy: &Proxy, path: &Path) {
             }
         }
         Err(e) => proxy.reject(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

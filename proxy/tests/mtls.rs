@@ -28,7 +28,9 @@ fn identity(ca: &Ca, sa: &str) -> IdentitySource {
         .expect("signed");
     IdentitySource::InProcess {
         certs: Arc::new(WorkloadCerts::new(issued.chain, key.private_key_der()).expect("certs")),
-        trust_bundle: ca.trust_bundle().to_vec(),
+        trust_bundle: Arc::new(
+            mesh_identity::TrustBundle::new(ca.trust_bundle().to_vec()).expect("bundle"),
+        ),
     }
 }
 

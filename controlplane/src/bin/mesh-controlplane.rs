@@ -6,11 +6,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use mesh_controlplane::ca::TokenAuthority;
-use mesh_controlplane::server::{self, HubOptions};
+use mesh_controlplane::ca::authority::ROOT_CERT_FILE;
+use mesh_controlplane::ca::{
+    files, Ca, CertificateService, TokenAuthority, DEFAULT_CERT_TTL, MIN_CERT_TTL,
+};
+use mesh_controlplane::server::{self, HubOptions, TlsPort};
 use mesh_controlplane::store::LocalStore;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
+
+/// The trust domain of a new CA when --trust-domain is not given (Kubernetes' default).
+const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
 
 #[derive(Parser, Debug)]
 #[command(name = "mesh-controlplane", version, about = "meshctl's control plane")]
@@ -33,12 +39,34 @@ struct RunArgs {
     /// The state directory: the config store (`store/`) and, unless --ca-dir, the CA (`ca/`).
     #[arg(long, env = "MESHCTL_HOME")]
     state_dir: PathBuf,
-    /// Where the bootstrap-token key lives (created when missing). Default: STATE_DIR/ca.
+    /// The CA directory: root-cert.pem and root-key.pem (created at first start, the key
+    /// 0600) and the bootstrap-token key. Default: STATE_DIR/ca.
     #[arg(long)]
     ca_dir: Option<PathBuf>,
-    /// Config streams from proxies (plaintext HTTP/2).
+    /// Your own CA certificate (PEM) to sign workload certificates with, instead of the root
+    /// in --ca-dir. May be an intermediate: then pass --ca-chain.
+    #[arg(long, requires = "ca_key")]
+    ca_cert: Option<PathBuf>,
+    /// The private key of --ca-cert (unencrypted PKCS#8 PEM, mode 0600).
+    #[arg(long, requires = "ca_cert")]
+    ca_key: Option<PathBuf>,
+    /// The certificates above --ca-cert, in order, ending with the root.
+    #[arg(long, requires = "ca_cert")]
+    ca_chain: Option<PathBuf>,
+    /// The trust domain of workload identities (spiffe://<trust-domain>/ns/<ns>/sa/<sa>).
+    /// Default: the one of the CA in --ca-dir, or cluster.local for a new CA.
+    #[arg(long)]
+    trust_domain: Option<String>,
+    /// Lifetime of workload certificates (proxies renew at half-life); at least 2s.
+    #[arg(long, default_value = "24h")]
+    cert_ttl: mesh_api::Duration,
+    /// Config streams from proxies, plaintext HTTP/2 (token proof only, no certificates).
     #[arg(long, default_value = "127.0.0.1:15010")]
     listen: SocketAddr,
+    /// Config streams and certificate requests over TLS (the control plane's certificate is
+    /// issued by the mesh CA for DNS name mesh-controlplane).
+    #[arg(long, default_value = "127.0.0.1:15012")]
+    listen_tls: SocketAddr,
     /// Monitoring, config and telemetry API: /debug/proxies, /debug/resources, /apis/*,
     /// /api/v1/topology|edges|targets|mesh.
     #[arg(long, default_value = "127.0.0.1:15014")]
@@ -96,10 +124,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             .ca_dir
             .clone()
             .unwrap_or_else(|| args.state_dir.join("ca"));
-        std::fs::create_dir_all(&ca_dir)
-            .with_context(|| format!("cannot create the CA directory {}", ca_dir.display()))?;
+        let ca = Arc::new(load_ca(&args, &ca_dir)?);
         let tokens = TokenAuthority::load_or_create(&ca_dir)
             .with_context(|| format!("cannot load the bootstrap-token key in {}", ca_dir.display()))?;
+        let certs = Arc::new(
+            CertificateService::new(ca.clone(), Arc::new(tokens.clone()))
+                .with_ttl(args.cert_ttl.as_std()),
+        );
         let store_dir = args.state_dir.join("store");
         let store = Arc::new(
             LocalStore::open(&store_dir)
@@ -111,6 +142,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             })
         };
         let xds = bind(args.listen, "config streams").await?;
+        let xds_tls = TlsPort {
+            listener: bind(args.listen_tls, "TLS config streams and certificates").await?,
+            certs,
+        };
         let monitoring = bind(args.monitoring, "monitoring").await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let opts = HubOptions {
@@ -119,8 +154,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             registry_file: Some(args.state_dir.join(server::persist::REGISTRY_FILE)),
             scrape_interval: args.scrape_interval.as_std(),
         };
-        let bound = server::serve(store, tokens, xds, monitoring, opts, stop_rx).await?;
-        tracing::info!(xds = %bound.xds, monitoring = %bound.monitoring, "control plane serving");
+        let bound = server::serve(store, tokens, xds, Some(xds_tls), monitoring, opts, stop_rx).await?;
+        tracing::info!(
+            xds = %bound.xds,
+            xds_tls = ?bound.xds_tls,
+            monitoring = %bound.monitoring,
+            trust_domain = ca.trust_domain(),
+            "control plane serving"
+        );
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
@@ -131,6 +172,47 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         Ok(())
     })
+}
+
+/// The CA: the user's files (--ca-cert/--ca-key), else the root in `dir`, created there
+/// (0700 directory, 0600 key) at first start.
+fn load_ca(args: &RunArgs, dir: &std::path::Path) -> anyhow::Result<Ca> {
+    if args.cert_ttl.as_std() < MIN_CERT_TTL {
+        anyhow::bail!(
+            "--cert-ttl {} is too short: certificates must live at least {}s (the default is {}h)",
+            args.cert_ttl,
+            MIN_CERT_TTL.as_secs(),
+            DEFAULT_CERT_TTL.as_secs() / 3600
+        );
+    }
+    files::create_private_dir(dir)
+        .with_context(|| format!("cannot create the CA directory {}", dir.display()))?;
+    if let (Some(cert), Some(key)) = (&args.ca_cert, &args.ca_key) {
+        let td = args.trust_domain.as_deref().unwrap_or(DEFAULT_TRUST_DOMAIN);
+        return Ca::load_user(cert, key, args.ca_chain.as_deref(), td)
+            .with_context(|| format!("cannot use the CA in {}", cert.display()));
+    }
+    let ca = if dir.join(ROOT_CERT_FILE).exists() {
+        Ca::load(dir).with_context(|| format!("cannot load the CA in {}", dir.display()))?
+    } else {
+        let td = args.trust_domain.as_deref().unwrap_or(DEFAULT_TRUST_DOMAIN);
+        let ca = Ca::create(dir, td)
+            .with_context(|| format!("cannot create a CA in {}", dir.display()))?;
+        tracing::info!(dir = %dir.display(), trust_domain = td, "created the mesh root CA");
+        ca
+    };
+    if let Some(td) = &args.trust_domain {
+        if td != ca.trust_domain() {
+            anyhow::bail!(
+                "the CA in {} is for trust domain {:?}, not --trust-domain {td:?}; pass \
+                 --trust-domain {:?}, or another --ca-dir for a new CA",
+                dir.display(),
+                ca.trust_domain(),
+                ca.trust_domain()
+            );
+        }
+    }
+    Ok(ca)
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! - [`files`]: reading and writing key material with safe permissions.
 //! - [`sign`]: CSR -> leaf certificate.
 //! - [`token`]: the local platform's per-workload bootstrap tokens.
-//! - [`service`]: proof + CSR -> certificate, the one entry point the config server calls.
+//! - [`service`]: proof + CSR -> certificate (a bootstrap token, or a renewal the TLS port
+//!   authenticated by client certificate): the entry point of `server::certs`.
 //! - [`workload`]: the proxy's side: key, CSR, rotation timing.
 //! - [`tls`]: rustls client/server configs for sidecar-to-sidecar mTLS.
 //! - [`rotation`]: swapping a workload's certificate under live configs.
@@ -25,12 +26,13 @@ pub mod token;
 
 // The workload-side modules live in `mesh-identity` (the proxy links them without the
 // control plane); re-exported here so `ca::tls`, `ca::identity`, ... keep their paths.
-pub use mesh_identity::{identity, rotation, tls, workload, x509};
+pub use mesh_identity::{identity, rotation, tls, trust, workload, x509};
 
 pub use authority::{Ca, CaError};
 pub use identity::{Identity, IdentityError};
+pub use mesh_identity::TrustBundle;
 pub use rotation::WorkloadCerts;
-pub use service::{CertificateService, IssueError};
+pub use service::{CertificateService, IssueError, MIN_CERT_TTL};
 pub use sign::{IssuedCert, SignError, DEFAULT_CERT_TTL};
 pub use token::{BootstrapVerifier, TokenAuthority, TokenError};
 pub use workload::{needs_rotation, rotation_time, WorkloadKey};

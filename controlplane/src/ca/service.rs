@@ -6,8 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::authority::Ca;
+use super::identity::Identity;
 use super::sign::{IssuedCert, SignError, DEFAULT_CERT_TTL};
 use super::token::{BootstrapError, BootstrapVerifier};
+
+/// The shortest certificate lifetime `--cert-ttl` accepts: enough for a proxy to rotate at
+/// half-life over loopback (tests use it); real meshes use hours.
+pub const MIN_CERT_TTL: Duration = Duration::from_secs(2);
 
 /// Signs workload certificates for callers that prove who they are.
 pub struct CertificateService {
@@ -56,6 +61,24 @@ impl CertificateService {
         let cert = self.ca.sign_csr(csr_pem, &identity, self.ttl)?;
         tracing::info!(spiffe_id = %cert.spiffe_id, serial = %cert.serial, "issued workload certificate");
         Ok(cert)
+    }
+
+    /// Signs `csr_pem` for `identity`, which the caller has already authenticated (the
+    /// verified client certificate of a renewal). The identity is never taken from the CSR.
+    pub fn renew(&self, identity: &Identity, csr_pem: &str) -> Result<IssuedCert, IssueError> {
+        let cert = self.ca.sign_csr(csr_pem, identity, self.ttl)?;
+        tracing::info!(spiffe_id = %cert.spiffe_id, serial = %cert.serial, "renewed workload certificate");
+        Ok(cert)
+    }
+
+    /// The lifetime of issued certificates.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The CA behind the service.
+    pub fn ca(&self) -> &Arc<Ca> {
+        &self.ca
     }
 
     /// The roots to distribute with the config.

@@ -79,6 +79,30 @@ impl Ca {
         ttl: Duration,
         now: SystemTime,
     ) -> Result<IssuedCert, SignError> {
+        self.sign(csr_pem, identity, &[], ttl, now)
+    }
+
+    /// A serving certificate: the SPIFFE ID plus `dns_names`, so clients that know the
+    /// server by name (proxies dialling the control plane) can verify it with plain webpki.
+    /// Only for the control plane's own certificates, never on a workload's request.
+    pub fn sign_server_csr(
+        &self,
+        csr_pem: &str,
+        identity: &Identity,
+        dns_names: &[&str],
+        ttl: Duration,
+    ) -> Result<IssuedCert, SignError> {
+        self.sign(csr_pem, identity, dns_names, ttl, SystemTime::now())
+    }
+
+    fn sign(
+        &self,
+        csr_pem: &str,
+        identity: &Identity,
+        dns_names: &[&str],
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<IssuedCert, SignError> {
         if identity.trust_domain != self.trust_domain() {
             return Err(SignError::WrongTrustDomain {
                 identity: identity.spiffe_id(),
@@ -107,6 +131,10 @@ impl Ca {
         // Empty subject, as SPIFFE recommends: the identity lives in the (then critical) SAN.
         params.distinguished_name = DistinguishedName::new();
         params.subject_alt_names = vec![SanType::URI(uri)];
+        for name in dns_names {
+            let name = (*name).to_string().try_into().map_err(SignError::Sign)?;
+            params.subject_alt_names.push(SanType::DnsName(name));
+        }
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,

@@ -67,6 +67,7 @@ pub enum TokenError {
 }
 
 /// Issues and verifies per-workload bootstrap tokens.
+#[derive(Clone)]
 pub struct TokenAuthority {
     key: hmac::Key,
 }

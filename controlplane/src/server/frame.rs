@@ -39,10 +39,13 @@ mod tests {
         assert_eq!(version.len(), 12);
         let mut dec = FrameDecoder::new();
         dec.push(&super::snapshot_frame(&version, &json));
-        let ServerMessage::Snapshot {
+        let Some(ServerMessage::Snapshot {
             version: v,
             snapshot,
-        } = dec.decode().unwrap().unwrap();
+        }) = dec.decode().unwrap()
+        else {
+            panic!("not a snapshot frame");
+        };
         assert_eq!(v, version);
         assert_eq!(snapshot, Snapshot::default());
     }

@@ -36,6 +36,9 @@ pub enum Cmd {
         node: Box<NodeIdentity>,
         conn: u64,
         tx: FrameTx,
+        /// The SPIFFE ID of the stream's verified client certificate: the proxy holds a mesh
+        /// certificate and can take part in automatic mTLS.
+        principal: Option<String>,
     },
     Ack {
         id: String,
@@ -194,15 +197,24 @@ impl Hub {
 
     fn handle(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Connect { node, conn, tx } => {
+            Cmd::Connect {
+                node,
+                conn,
+                tx,
+                principal,
+            } => {
                 let id = node.id();
-                tracing::info!(proxy = %id, conn, "proxy connected");
+                tracing::info!(proxy = %id, conn, mtls = principal.is_some(), "proxy connected");
+                let workload = Workload {
+                    principal,
+                    ..workload_of(&node)
+                };
                 // A reconnect replaces the old stream (dropping its sender ends it) and
                 // resyncs from scratch.
                 self.entries.insert(
                     id,
                     Entry {
-                        workload: workload_of(&node),
+                        workload,
                         node: *node,
                         conn,
                         tx: Some(tx),
@@ -379,9 +391,9 @@ fn translation(input: &Input<'_>, e: &Entry) -> translate::Translation {
                 outbound: e.node.outbound,
                 inbound: e.node.inbound,
                 version: String::new(),
-                // Proxies get no certificates over this plaintext stream yet, so no
-                // automatic mTLS between them (a DestinationRule asking for it still warns).
-                auto_mtls: false,
+                // Automatic mTLS from proxies that hold a mesh certificate, toward those
+                // that hold one too (translate checks the endpoints).
+                auto_mtls: e.workload.principal.is_some(),
             };
             translate::sidecar(input, &e.workload, &opts)
         }
@@ -422,6 +434,7 @@ pub fn workload_of(node: &NodeIdentity) -> Workload {
             .collect(),
         inbound: node.inbound,
         app: node.app,
+        principal: None,
     }
 }
 

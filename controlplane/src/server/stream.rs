@@ -1,5 +1,6 @@
-//! One proxy's config stream ([`mesh_api::xds`]): read the hello, check the bootstrap token,
-//! hand the stream to the hub, then relay ACKs/NACKs in and snapshots out.
+//! One proxy's config stream ([`mesh_api::xds`]): read the hello, check the proof (the
+//! verified client certificate on the TLS port, else the bootstrap token), hand the stream to
+//! the hub, then relay ACKs/NACKs in and the trust bundle and snapshots out.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,16 +8,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use mesh_api::xds::{FrameDecoder, NodeIdentity, ProxyMessage, CONTENT_TYPE, STREAM_PATH};
+use mesh_api::xds::{
+    encode, FrameDecoder, NodeIdentity, ProxyMessage, ServerMessage, CONTENT_TYPE, STREAM_PATH,
+};
 use tokio::sync::{mpsc, watch};
 
 use super::hub::Cmd;
-use crate::ca::TokenAuthority;
+use super::listen::Peer;
+use crate::ca::{CertificateService, Identity, TokenAuthority};
 
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -29,6 +33,8 @@ pub struct StreamCtx {
     pub tokens: TokenAuthority,
     pub hub: mpsc::Sender<Cmd>,
     pub next_conn: AtomicU64,
+    /// The CA, when this control plane issues certificates (the TLS port).
+    pub certs: Option<Arc<CertificateService>>,
 }
 
 pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
@@ -41,7 +47,7 @@ pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     r
 }
 
-pub async fn handle(ctx: Arc<StreamCtx>, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(ctx: Arc<StreamCtx>, peer: &Peer, req: Request<Incoming>) -> Response<Body> {
     if req.uri().path() != STREAM_PATH || req.method() != Method::POST {
         return text(
             StatusCode::NOT_FOUND,
@@ -60,10 +66,22 @@ pub async fn handle(ctx: Arc<StreamCtx>, req: Request<Incoming>) -> Response<Bod
         Ok(Err(e)) => return refuse(StatusCode::BAD_REQUEST, &e),
         Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, "no hello within 10 s"),
     };
-    if let Err(e) = authenticate(&ctx.tokens, &node, &token) {
-        tracing::warn!(proxy = %node.id(), error = %e, "proxy refused");
-        return refuse(StatusCode::FORBIDDEN, &e);
-    }
+    let principal = match authenticate(&ctx.tokens, peer.identity.as_ref(), &node, &token) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(proxy = %node.id(), error = %e, "proxy refused");
+            return refuse(StatusCode::FORBIDDEN, &e);
+        }
+    };
+    // The bundle goes first, so a proxy trusts its peers' new roots before it dials them.
+    let bundle = match (&ctx.certs, peer.tls) {
+        (Some(certs), true) => encode(&ServerMessage::TrustBundle {
+            pem: certs.trust_bundle_pem(),
+        })
+        .ok()
+        .map(Bytes::from),
+        _ => None,
+    };
     let id = node.id();
     let conn = ctx.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = watch::channel(None);
@@ -73,6 +91,7 @@ pub async fn handle(ctx: Arc<StreamCtx>, req: Request<Incoming>) -> Response<Bod
             node: Box::new(node),
             conn,
             tx,
+            principal,
         })
         .await
         .is_err()
@@ -83,15 +102,18 @@ pub async fn handle(ctx: Arc<StreamCtx>, req: Request<Incoming>) -> Response<Bod
         );
     }
     tokio::spawn(read_acks(ctx.hub.clone(), id, conn, body, dec));
-    let frames = stream::unfold(rx, |mut rx| async move {
+    let snapshots = stream::unfold(rx, |mut rx| async move {
         loop {
             rx.changed().await.ok()?;
             let latest = rx.borrow_and_update().clone();
             if let Some(frame) = latest {
-                return Some((Ok::<_, Infallible>(Frame::data(frame)), rx));
+                return Some((frame, rx));
             }
         }
     });
+    let frames = stream::iter(bundle)
+        .chain(snapshots)
+        .map(|f| Ok::<_, Infallible>(Frame::data(f)));
     let mut r = Response::new(StreamBody::new(frames).boxed_unsync());
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -104,20 +126,36 @@ fn refuse(status: StatusCode, why: &str) -> Response<Body> {
     text(status, format!("config stream refused: {why}\n"))
 }
 
-/// The hello's namespace and service account must be the ones the token was issued for.
-fn authenticate(tokens: &TokenAuthority, node: &NodeIdentity, token: &str) -> Result<(), String> {
-    let identity = tokens.verify(token.trim()).map_err(|e| e.to_string())?;
-    if identity.namespace != node.namespace || identity.service_account != node.service_account {
-        return Err(format!(
-            "the bootstrap token is for {identity}, not namespace {:?} service account {:?}; \
-             pass this workload's own token",
-            node.namespace, node.service_account
-        ));
-    }
+/// The hello's namespace and service account must be the ones the proof was issued for:
+/// the client certificate when the connection presented one (its token is then not even
+/// read, so an expired token does not cut off a proxy with a valid certificate), else the
+/// token. Returns the certificate's SPIFFE ID: the proxy can take part in automatic mTLS.
+fn authenticate(
+    tokens: &TokenAuthority,
+    cert: Option<&Identity>,
+    node: &NodeIdentity,
+    token: &str,
+) -> Result<Option<String>, String> {
     if node.name.is_empty() || node.service.is_empty() {
         return Err("the hello needs a name and a service".into());
     }
-    Ok(())
+    let (identity, what) = match cert {
+        Some(id) => (id.clone(), "client certificate"),
+        None => (
+            tokens.verify(token.trim()).map_err(|e| e.to_string())?,
+            "bootstrap token",
+        ),
+    };
+    if identity.namespace != node.namespace || identity.service_account != node.service_account {
+        return Err(format!(
+            "the {what} is for {}, not namespace {:?} service account {:?}; \
+             use this workload's own {what}",
+            identity.spiffe_id(),
+            node.namespace,
+            node.service_account
+        ));
+    }
+    Ok(cert.map(Identity::spiffe_id))
 }
 
 /// Relays ACKs and NACKs to the hub until the proxy goes away.

@@ -96,12 +96,19 @@ fn cluster(env: &Env<'_>, key: &ClusterKey, warnings: &mut Warnings) -> Cluster 
         c.connection_pool = eff.connection_pool;
         c.outlier_detection = eff.outlier_detection;
     }
-    c.endpoints = svc
+    let members: Vec<_> = svc
         .members
         .iter()
         .filter(|m| subset.is_none_or(|s| s.labels.iter().all(|(k, v)| m.labels.get(k) == Some(v))))
+        .filter(|m| m.endpoints.contains_key(&key.port))
+        .collect();
+    c.endpoints = members
+        .iter()
         .filter_map(|m| m.endpoints.get(&key.port).cloned())
         .collect();
+    // Auto mTLS only toward sidecars that can accept it: all of them, as TLS is decided per
+    // cluster (Istio decides per endpoint; a mixed cluster stays plain text here).
+    let mtls_ready = members.iter().all(|m| m.mtls);
     c.endpoints
         .sort_by(|a, b| (a.address, &a.workload).cmp(&(b.address, &b.workload)));
     let http = svc.ports.iter().any(|p| p.number == key.port && p.http);
@@ -114,7 +121,7 @@ fn cluster(env: &Env<'_>, key: &ClusterKey, warnings: &mut Warnings) -> Cluster 
         subset,
         key.port,
         &c,
-        svc.meshed,
+        svc.meshed && mtls_ready,
         env.auto_mtls,
         warnings,
     );

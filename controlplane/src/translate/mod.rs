@@ -77,8 +77,9 @@ pub struct SidecarOptions {
     pub inbound: SocketAddr,
     /// Opaque snapshot version, ACKed back by the proxy.
     pub version: String,
-    /// Whether the sidecars have mesh certificates: then clusters of mesh workloads default to
-    /// ISTIO_MUTUAL (Istio's auto-mTLS) unless a DestinationRule's `tls` says otherwise.
+    /// Whether this sidecar has a mesh certificate: then clusters whose endpoints all hold
+    /// one too ([`Workload::principal`]) default to ISTIO_MUTUAL (Istio's auto-mTLS) unless a
+    /// DestinationRule's `tls` says otherwise.
     pub auto_mtls: bool,
 }
 
@@ -213,8 +214,12 @@ pub(crate) fn node_of(w: &Workload) -> Node {
     }
 }
 
+/// The workload's SPIFFE ID: the one its certificate proved, else
 /// `spiffe://cluster.local/ns/<ns>/sa/<sa>`, the identity Istio's CA gives a workload.
 pub(crate) fn principal(w: &Workload) -> String {
+    if let Some(p) = &w.principal {
+        return p.clone();
+    }
     format!(
         "spiffe://{DEFAULT_DOMAIN}/ns/{}/sa/{}",
         w.namespace, w.service_account

@@ -28,8 +28,9 @@ use crate::registry::Workload;
 pub const ROOT_NAMESPACE: &str = "istio-system";
 
 /// The TLS settings of `c` (endpoints already filled): the DestinationRule's `tls` for the
-/// subset and port when set, else ISTIO_MUTUAL when `auto_mtls` and every endpoint is a mesh
-/// sidecar with a known identity.
+/// subset and port when set, else ISTIO_MUTUAL when `auto_mtls` (this sidecar has a
+/// certificate) and every endpoint is a mesh sidecar holding one too (`meshed`) with a known
+/// identity.
 pub(crate) fn cluster_tls(
     dr: Option<(&Resource, &DestinationRule)>,
     subset: Option<&Subset>,

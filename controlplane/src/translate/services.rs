@@ -24,6 +24,8 @@ pub struct SvcPort {
 pub struct Member {
     pub labels: BTreeMap<String, String>,
     pub endpoints: BTreeMap<u16, Endpoint>,
+    /// Its sidecar holds a mesh certificate, so it accepts automatic mTLS.
+    pub mtls: bool,
 }
 
 /// A destination host.
@@ -68,6 +70,7 @@ impl Catalog {
                 .filter(|w| w.host() == host)
                 .map(|w| Member {
                     labels: w.labels.clone(),
+                    mtls: w.principal.is_some(),
                     endpoints: w
                         .ports
                         .iter()
@@ -199,6 +202,7 @@ fn add_service_entry(
         members.push(Member {
             labels: e.labels.clone(),
             endpoints,
+            mtls: false,
         });
     }
     if members.is_empty()

@@ -1,7 +1,8 @@
-//! Shared by the `push_*`, `telemetry_flow`, `authz_flow` and `gateway_flow` tests: the real
-//! `mesh-controlplane` binary on a temporary state directory (killed by PID on drop),
-//! in-process proxies in control-plane mode ([`mesh_proxy::xds::Client`]) in front of test
-//! backends or as gateways, and HTTP helpers for the monitoring API.
+//! Shared by the `push_*`, `telemetry_flow`, `authz_flow`, `gateway_flow`, `ca_flow_*` and
+//! `mtls_*` tests: the real `mesh-controlplane` binary on a temporary state directory (killed
+//! by PID on drop), in-process proxies in control-plane mode ([`mesh_proxy::xds::Client`]) in
+//! front of test backends or as gateways, over the plaintext port or over TLS with
+//! certificates from the control plane's CA, and HTTP helpers for the monitoring API.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use http_body_util::Full;
 use mesh_api::xds::{NodeIdentity, NodePort};
 use mesh_controlplane::ca::{Identity, TokenAuthority};
 use mesh_proxy::testing::{eventually, send, Backend, Got};
+use mesh_proxy::xds::transport::ControlPlaneTls;
 use mesh_proxy::xds::{Client, ClientOptions};
 use serde_json::Value;
 
@@ -27,7 +29,16 @@ pub use mesh_proxy::testing::free_addr;
 pub struct ControlPlane {
     pub state: PathBuf,
     pub xds: SocketAddr,
+    /// The TLS port (certificates, and config streams over mTLS).
+    pub xds_tls: SocketAddr,
     pub monitoring: SocketAddr,
+    /// More flags for `mesh-controlplane run` (`--cert-ttl 2s`, ...).
+    pub args: Vec<String>,
+    /// The root proxies verify the control plane with (`--ca-root`); the one the control
+    /// plane creates in its state directory unless a test uses its own CA.
+    pub ca_root: PathBuf,
+    /// The trust domain tokens are issued for.
+    pub trust_domain: String,
     child: Option<Child>,
 }
 
@@ -39,10 +50,19 @@ impl Drop for ControlPlane {
 
 impl ControlPlane {
     pub async fn start(state: &Path) -> ControlPlane {
+        ControlPlane::start_with(state, &[]).await
+    }
+
+    /// [`ControlPlane::start`] with more flags.
+    pub async fn start_with(state: &Path, args: &[&str]) -> ControlPlane {
         let mut cp = ControlPlane {
             state: state.to_path_buf(),
             xds: free_addr(),
+            xds_tls: free_addr(),
             monitoring: free_addr(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            ca_root: state.join("ca").join("root-cert.pem"),
+            trust_domain: "cluster.local".into(),
             child: None,
         };
         cp.restart().await;
@@ -56,8 +76,10 @@ impl ControlPlane {
             .args(["run", "--state-dir"])
             .arg(&self.state)
             .args(["--listen", &self.xds.to_string()])
+            .args(["--listen-tls", &self.xds_tls.to_string()])
             .args(["--monitoring", &self.monitoring.to_string()])
             .args(["--grace", "1s", "--log-level", "info"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -100,8 +122,13 @@ impl ControlPlane {
     /// A bootstrap token for `namespace`/`sa`, from the state directory's CA key.
     pub fn token(&self, namespace: &str, sa: &str) -> String {
         let tokens = TokenAuthority::load_or_create(&self.state.join("ca")).unwrap();
-        let id = Identity::new("cluster.local", namespace, sa).unwrap();
+        let id = Identity::new(&self.trust_domain, namespace, sa).unwrap();
         tokens.issue(&id, Duration::from_secs(3600))
+    }
+
+    /// TLS to this control plane, trusting its root.
+    pub fn tls(&self) -> ControlPlaneTls {
+        ControlPlaneTls::from_file(&self.ca_root).expect("the control plane's root")
     }
 
     pub async fn get(&self, path: &str) -> Got {
@@ -291,6 +318,17 @@ pub fn gateway(cp: &ControlPlane) -> Gateway {
     }
 }
 
+/// Points a sidecar at the TLS port: it gets a certificate from the CA, then its config.
+pub fn over_tls(cp: &ControlPlane, opts: &mut ClientOptions) {
+    opts.control_plane = cp.xds_tls;
+    opts.tls = Some(cp.tls());
+}
+
+/// A sidecar with a mesh certificate (TLS port).
+pub async fn tls_sidecar(cp: &ControlPlane, service: &str, version: &str) -> Sidecar {
+    sidecar_with(cp, service, version, |o| over_tls(cp, o)).await
+}
+
 /// Subsets v1/v2 of reviews, and a VirtualService sending everything to `subset`.
 pub fn reviews_to(subset: &str) -> String {
     format!(
@@ -317,10 +355,15 @@ spec:
 
 /// The backend that answered `GET http://reviews:9080/` through `outbound`, when one did.
 pub async fn reviews_via(outbound: SocketAddr) -> Option<String> {
+    service_via(outbound, "reviews").await
+}
+
+/// The backend that answered `GET http://<service>:9080/` through `outbound`, when one did.
+pub async fn service_via(outbound: SocketAddr, service: &str) -> Option<String> {
     // `send` insists on connecting; the listener may not be up yet.
     tokio::net::TcpStream::connect(outbound).await.ok()?;
-    let req = Request::get("http://reviews:9080/")
-        .header("host", "reviews:9080")
+    let req = Request::get(format!("http://{service}:9080/"))
+        .header("host", format!("{service}:9080"))
         .body(Full::new(Bytes::new()))
         .unwrap();
     let got = send(outbound, req).await.ok()?;

@@ -62,6 +62,10 @@ pub fn workload(service: &str, version: &str, ip: [u8; 4]) -> Workload {
         }],
         inbound: SocketAddr::new(ip, 15006),
         app: SocketAddr::new(ip, 9080),
+        // Injected sidecars hold mesh certificates, as in Istio.
+        principal: Some(format!(
+            "spiffe://cluster.local/ns/default/sa/bookinfo-{service}"
+        )),
     }
 }
 

@@ -2,17 +2,18 @@
 //! inbound side ([`inbound`]: PeerAuthentication, TLS termination, peer identity) and the
 //! client configs the upstream pools dial with ([`TlsContext::connector`]).
 //!
-//! The certificate is read at every handshake from a [`WorkloadCerts`], so a control-plane
-//! client can rotate it without rebuilding configs or dropping connections.
+//! The certificate is read at every handshake from a [`WorkloadCerts`], and the trust roots
+//! from a [`TrustBundle`], so a control-plane client can rotate either without rebuilding
+//! configs or dropping connections.
 
 pub mod inbound;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mesh_identity::tls::{client_config_for_ids, server_config_rotating, TlsConfigError};
+use mesh_identity::tls::{client_config_trusting, server_config_trusting, TlsConfigError};
 use mesh_identity::x509;
-use mesh_identity::WorkloadCerts;
+use mesh_identity::{TrustBundle, WorkloadCerts};
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -27,10 +28,11 @@ pub enum IdentitySource {
         key: PathBuf,
         trust_bundle: PathBuf,
     },
-    /// Certificates held in process (rotated by their owner) and the trust bundle.
+    /// Certificates and trust bundle held in process (rotated or replaced by their owner:
+    /// the control-plane client).
     InProcess {
         certs: Arc<WorkloadCerts>,
-        trust_bundle: Vec<CertificateDer<'static>>,
+        trust_bundle: Arc<TrustBundle>,
     },
 }
 
@@ -75,7 +77,7 @@ pub enum IdentityError {
 /// The proxy's loaded identity: its server config and what client configs are built from.
 pub struct TlsContext {
     pub certs: Arc<WorkloadCerts>,
-    trust_bundle: Vec<CertificateDer<'static>>,
+    pub trust_bundle: Arc<TrustBundle>,
     pub acceptor: TlsAcceptor,
     /// This proxy's SPIFFE ID (`destination_principal` inbound, `source_principal` outbound).
     pub spiffe_id: String,
@@ -111,10 +113,14 @@ impl TlsContext {
                     }
                 })?;
                 let certs = Arc::new(WorkloadCerts::new(chain, key)?);
-                (certs, read_certs(trust_bundle)?)
+                (
+                    certs,
+                    Arc::new(TrustBundle::new(read_certs(trust_bundle)?)?),
+                )
             }
         };
-        let server: ServerConfig = server_config_rotating(certs.clone(), &trust_bundle, None)?;
+        let server: ServerConfig =
+            server_config_trusting(certs.clone(), trust_bundle.clone(), None)?;
         Ok(Arc::new(TlsContext {
             spiffe_id: certs.spiffe_id().to_string(),
             certs,
@@ -126,7 +132,8 @@ impl TlsContext {
     /// A connector that presents our certificate and accepts only a server proving one of
     /// `expected` (SPIFFE IDs).
     pub fn connector(&self, expected: Vec<String>) -> Result<TlsConnector, TlsConfigError> {
-        let config = client_config_for_ids(self.certs.clone(), &self.trust_bundle, expected)?;
+        let config =
+            client_config_trusting(self.certs.clone(), self.trust_bundle.clone(), expected)?;
         Ok(TlsConnector::from(Arc::new(config)))
     }
 }

@@ -2,19 +2,29 @@
 //! say hello, apply every snapshot it pushes (the first with [`Proxy::start`], later ones with
 //! [`Proxy::apply`]) and ACK or NACK it.
 //!
+//! With TLS ([`ClientOptions::tls`], `--ca-root`) the proxy first gets a certificate from the
+//! control plane's CA ([`certs`]), then opens the stream over mTLS with it and serves
+//! sidecar-to-sidecar mTLS; the certificate is renewed at half-life. Without, the stream is
+//! plaintext h2c and the proxy has no mesh certificate (no automatic mTLS).
+//!
 //! - [`session`]: one stream, from connect to its end.
+//! - [`transport`]: plaintext or TLS connections to the control plane.
+//! - [`certs`]: key, CSR, issuance and renewal.
 //! - [`backoff`]: reconnect delays (100 ms .. 5 s, jittered).
-//! - [`pending`]: the `503 NOT READY` admin ports before the first snapshot.
+//! - [`pending`]: the `503 NOT READY` admin ports before the certificate and first snapshot.
 //! - `fake` (feature `testing`): a scriptable control plane for tests.
 //!
-//! When the control plane is down the proxy keeps serving its last good snapshot and
-//! reconnects; the control plane resends the current snapshot on every new stream.
+//! When the control plane is down the proxy keeps serving its last good snapshot (and its
+//! certificate, until renewal succeeds) and reconnects; the control plane resends the current
+//! snapshot on every new stream.
 
 pub mod backoff;
+pub mod certs;
 #[cfg(any(test, feature = "testing"))]
 pub mod fake;
 pub mod pending;
 pub mod session;
+pub mod transport;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,16 +37,25 @@ use mesh_api::xds::{encode, NodeIdentity, ProxyMessage};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::tls::IdentitySource;
 use crate::{Proxy, ProxyOptions};
 use backoff::Backoff;
+use certs::{CaClient, CertInfo};
 use pending::Pending;
+use transport::ControlPlaneTls;
 
 /// `mesh-proxy run` flags for control-plane mode.
 #[derive(clap::Args, Debug, Clone)]
 pub struct XdsArgs {
-    /// The control plane's config stream address (plaintext HTTP/2). Replaces --config.
+    /// The control plane's config address: its TLS port (15012) with --ca-root, else its
+    /// plaintext port (15010). Replaces --config.
     #[arg(long, requires_all = ["token_file", "workload_file"])]
     pub control_plane: Option<SocketAddr>,
+    /// The mesh's root certificate (PEM; mesh-controlplane writes STATE_DIR/ca/root-cert.pem).
+    /// Turns on TLS to --control-plane, verified for the name mesh-controlplane, and a
+    /// certificate for this workload from the control plane's CA (mTLS between sidecars).
+    #[arg(long, requires = "control_plane", conflicts_with_all = ["cert_chain", "key", "trust_bundle"])]
+    pub ca_root: Option<PathBuf>,
     /// This workload's bootstrap token (written by meshctl).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
@@ -92,7 +111,10 @@ pub struct ClientOptions {
     pub token: String,
     /// Admin/stats/health addresses and the rest, for [`Proxy::start`].
     pub proxy: ProxyOptions,
-    /// Reconnect delays.
+    /// TLS to the control plane and certificates from its CA; None: plaintext, no
+    /// certificate.
+    pub tls: Option<ControlPlaneTls>,
+    /// Reconnect (and certificate retry) delays.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
 }
@@ -104,6 +126,7 @@ impl ClientOptions {
             node,
             token,
             proxy: ProxyOptions::default(),
+            tls: None,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
         }
@@ -121,6 +144,8 @@ pub struct Status {
     pub last_error: Option<String>,
     /// The proxy, once the first snapshot started it.
     pub proxy: Option<Arc<Proxy>>,
+    /// The mesh certificate in force (TLS mode).
+    pub certificate: Option<CertInfo>,
 }
 
 /// A running client; dropping it stops reconnecting (the proxy keeps serving).
@@ -218,17 +243,78 @@ async fn run(opts: ClientOptions, status: watch::Sender<Status>) {
             return;
         }
     };
+    let addr = opts.control_plane;
     let mut applier = Applier {
         opts: opts.proxy.clone(),
-        control_plane: opts.control_plane,
+        control_plane: addr,
         proxy: None,
         pending: None,
     };
-    applier.pending = Some(Pending::serve(&applier.admin_addrs(), opts.control_plane).await);
+    applier.pending = Some(Pending::serve(&applier.admin_addrs(), addr).await);
     let mut backoff = Backoff::new(opts.backoff_min, opts.backoff_max);
+    // TLS mode: a certificate before anything else; its renewal runs beside the sessions and
+    // stops with this task.
+    let mut tls = None;
+    let mut _renewal = None;
+    if let Some(cp_tls) = &opts.tls {
+        let ca = CaClient::new(addr, cp_tls.clone(), &opts.token, &opts.node);
+        if let Some(p) = &applier.pending {
+            p.set_reason(&format!("waiting for a certificate from the CA at {addr}"));
+        }
+        let pending = applier.pending.as_ref();
+        let creds = ca
+            .first(&mut backoff, &mut |e| {
+                status.send_modify(|s| s.last_error = Some(e.to_string()));
+                if let Some(p) = pending {
+                    p.set_reason(&format!("no certificate yet: {e}"));
+                }
+            })
+            .await;
+        if let Some(p) = &applier.pending {
+            p.set_reason(&format!(
+                "waiting for the first config from the control plane at {addr}"
+            ));
+        }
+        status.send_modify(|s| {
+            s.certificate = Some(creds.info());
+            s.last_error = None;
+        });
+        applier.opts.identity = Some(IdentitySource::InProcess {
+            certs: creds.certs.clone(),
+            trust_bundle: creds.trust.clone(),
+        });
+        let renew = Backoff::new(opts.backoff_min, opts.backoff_max);
+        _renewal = Some(AbortOnDrop(tokio::spawn(ca.renew_forever(
+            creds.clone(),
+            renew,
+            status.clone(),
+        ))));
+        tls = Some((
+            cp_tls.mutual(creds.certs.clone()),
+            cp_tls.bootstrap(),
+            creds,
+        ));
+    }
     loop {
         let before = status.borrow().applied.clone();
-        let result = session::run(opts.control_plane, hello.clone(), &mut applier, &status).await;
+        let link = match &tls {
+            None => session::Link {
+                addr,
+                tls: None,
+                trust: None,
+                upgrade_after: None,
+            },
+            Some((mutual, bootstrap, creds)) => {
+                let valid = creds.valid_now();
+                session::Link {
+                    addr,
+                    tls: Some(if valid { mutual } else { bootstrap }.clone()),
+                    trust: Some(&creds.trust),
+                    upgrade_after: (!valid).then(|| creds.info().issued),
+                }
+            }
+        };
+        let result = session::run(link, hello.clone(), &mut applier, &status).await;
         let proxy = applier.proxy.clone();
         let got_config = status.borrow().applied != before;
         if let Err(e) = result {
@@ -243,5 +329,14 @@ async fn run(opts: ClientOptions, status: watch::Sender<Status>) {
             backoff.reset();
         }
         tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
+
+/// Aborts a background task when its owner goes away.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -1,5 +1,6 @@
 //! Before the first snapshot the proxy serves no traffic, but its admin, stats and health
-//! ports answer `503 NOT READY`, so a readiness probe or `meshctl` sees why.
+//! ports answer `503 NOT READY: <what it waits for>`, so a readiness probe or `meshctl` sees
+//! why: the certificate (and the CA's last refusal) or the first config.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct Pending {
     stop: watch::Sender<bool>,
+    message: watch::Sender<Bytes>,
     tasks: Vec<JoinHandle<()>>,
     /// Where each server listens.
     pub addrs: Vec<SocketAddr>,
@@ -28,11 +30,13 @@ impl Pending {
     /// (the real admin server will report the error when it starts).
     pub async fn serve(addrs: &[SocketAddr], control_plane: SocketAddr) -> Pending {
         let (stop, _) = watch::channel(false);
+        let (message, _) = watch::channel(Bytes::new());
         let mut tasks = Vec::new();
         let mut bound = Vec::new();
-        let message = Bytes::from(format!(
-            "NOT READY: waiting for the first config from the control plane at {control_plane}\n"
-        ));
+        set(
+            &message,
+            &format!("waiting for the first config from the control plane at {control_plane}"),
+        );
         for addr in addrs {
             let listener = match TcpListener::bind(addr).await {
                 Ok(l) => l,
@@ -45,7 +49,7 @@ impl Pending {
                 bound.push(a);
             }
             let mut stopped = stop.subscribe();
-            let message = message.clone();
+            let message = message.subscribe();
             tasks.push(tokio::spawn(async move {
                 loop {
                     let accepted = tokio::select! {
@@ -56,7 +60,8 @@ impl Pending {
                     let message = message.clone();
                     tokio::spawn(async move {
                         let svc = service_fn(move |_req| {
-                            let mut r = Response::new(Full::new(message.clone()));
+                            let text = message.borrow().clone();
+                            let mut r = Response::new(Full::new(text));
                             *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
                             async move { Ok::<_, Infallible>(r) }
                         });
@@ -69,9 +74,15 @@ impl Pending {
         }
         Pending {
             stop,
+            message,
             tasks,
             addrs: bound,
         }
+    }
+
+    /// What the proxy is waiting for, shown after `NOT READY: `.
+    pub fn set_reason(&self, reason: &str) {
+        set(&self.message, reason);
     }
 
     /// Stops accepting and waits until every listening socket is closed.
@@ -81,4 +92,8 @@ impl Pending {
             let _ = t.await;
         }
     }
+}
+
+fn set(message: &watch::Sender<Bytes>, reason: &str) {
+    message.send_replace(Bytes::from(format!("NOT READY: {reason}\n")));
 }

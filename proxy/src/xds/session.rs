@@ -1,5 +1,6 @@
 //! One config stream to the control plane: connect, hello, then apply every snapshot and
-//! ACK or NACK it. Returns when the stream ends; the caller reconnects.
+//! ACK or NACK it, and replace the trust roots when a TLS stream brings a new bundle.
+//! Returns when the stream ends; the caller reconnects.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,24 +11,42 @@ use futures_util::stream;
 use http::{header, Request, StatusCode};
 use http_body_util::{BodyExt, Limited, StreamBody};
 use hyper::body::Frame;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use mesh_api::xds::{encode, FrameDecoder, ProxyMessage, ServerMessage, CONTENT_TYPE, STREAM_PATH};
-use tokio::net::TcpStream;
+use mesh_identity::TrustBundle;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
 
+use super::transport::{self, ConnectError};
 use super::{Applier, Status};
+
+/// How to reach the control plane for one session.
+pub struct Link<'a> {
+    pub addr: SocketAddr,
+    /// TLS (15012), with or without a client certificate; None: plaintext h2c (15010).
+    pub tls: Option<TlsConnector>,
+    /// Where pushed trust bundles go (TLS streams only: on plain text anyone could send one).
+    pub trust: Option<&'a TrustBundle>,
+    /// The stream was opened without the certificate (it had expired): end it once
+    /// certificate number `n + 1` is installed, so the next stream presents it.
+    pub upgrade_after: Option<u64>,
+}
+
+impl std::fmt::Debug for Link<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .field("upgrade_after", &self.upgrade_after)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Why a session ended.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error(
-        "cannot reach the control plane at {addr}: {source} (is mesh-controlplane running there?)"
-    )]
-    Connect {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     #[error("config stream to {addr} failed: {source}")]
     Http {
         addr: SocketAddr,
@@ -52,22 +71,21 @@ pub enum SessionError {
 
 /// Runs one session. `hello` is the encoded hello frame.
 pub async fn run(
-    addr: SocketAddr,
+    link: Link<'_>,
     hello: Bytes,
     applier: &mut Applier,
     status: &tokio::sync::watch::Sender<Status>,
 ) -> Result<(), SessionError> {
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|source| SessionError::Connect { addr, source })?;
-    let _ = tcp.set_nodelay(true);
+    let addr = link.addr;
+    let io = transport::connect(addr, link.tls.as_ref()).await?;
+    let mut certs = status.subscribe();
     let http = |source| SessionError::Http { addr, source };
     let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(Duration::from_secs(5)))
         .keep_alive_timeout(Duration::from_secs(5))
         .keep_alive_while_idle(true)
-        .handshake(TokioIo::new(tcp))
+        .handshake(io)
         .await
         .map_err(http)?;
     let driver = tokio::spawn(conn);
@@ -108,21 +126,31 @@ pub async fn run(
         let msg = dec
             .decode::<ServerMessage>()
             .map_err(|source| SessionError::Frame { addr, source })?;
-        let Some(ServerMessage::Snapshot {
-            version,
-            mut snapshot,
-        }) = msg
-        else {
-            match body.frame().await {
-                None => return Err(SessionError::Closed { addr }),
-                Some(Err(e)) => return Err(http(e)),
-                Some(Ok(f)) => {
-                    if let Ok(data) = f.into_data() {
-                        dec.push(&data);
+        let (version, mut snapshot) = match msg {
+            Some(ServerMessage::Snapshot { version, snapshot }) => (version, snapshot),
+            Some(ServerMessage::TrustBundle { pem }) => {
+                trust_bundle(link.trust, &pem);
+                continue;
+            }
+            None => {
+                let frame = tokio::select! {
+                    f = body.frame() => f,
+                    _ = upgraded(&mut certs, link.upgrade_after) => {
+                        tracing::info!("new certificate: reconnecting to present it");
+                        return Ok(());
+                    }
+                };
+                match frame {
+                    None => return Err(SessionError::Closed { addr }),
+                    Some(Err(e)) => return Err(http(e)),
+                    Some(Ok(f)) => {
+                        if let Ok(data) = f.into_data() {
+                            dec.push(&data);
+                        }
                     }
                 }
+                continue;
             }
-            continue;
         };
         snapshot.version = version.clone();
         let reply = match applier.apply(snapshot).await {
@@ -148,6 +176,32 @@ pub async fn run(
             }
             Err(e) => tracing::error!(error = %e, "cannot encode a reply"),
         }
+    }
+}
+
+/// Installs a pushed trust bundle; a bad one is logged and the current one kept.
+fn trust_bundle(trust: Option<&TrustBundle>, pem: &str) {
+    let Some(trust) = trust else {
+        tracing::debug!("trust bundle on a plaintext stream ignored");
+        return;
+    };
+    match trust.replace_pem(pem) {
+        Ok(true) => tracing::info!("trust bundle replaced"),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "pushed trust bundle refused; keeping the current one")
+        }
+    }
+}
+
+/// Resolves once a certificate newer than number `after` is installed; never without `after`.
+async fn upgraded(status: &mut tokio::sync::watch::Receiver<Status>, after: Option<u64>) {
+    let Some(after) = after else {
+        return std::future::pending().await;
+    };
+    let newer = |s: &Status| s.certificate.as_ref().is_some_and(|c| c.issued > after);
+    if status.wait_for(newer).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
