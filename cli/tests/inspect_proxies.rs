@@ -137,7 +137,10 @@ spec:
         routes.stdout
     );
 
-    let clusters = meshctl(&mesh, &["proxy-config", "productpage-v1-0.default", "clusters"]);
+    let clusters = meshctl(
+        &mesh,
+        &["proxy-config", "productpage-v1-0.default", "clusters"],
+    );
     clusters.expect_code(0);
     for subset in ["v1", "v2"] {
         let row = clusters
@@ -145,12 +148,24 @@ spec:
             .lines()
             .find(|l| {
                 l.split_whitespace().collect::<Vec<_>>()[..4]
-                    == ["reviews.default.svc.cluster.local", "9080", subset, "outbound"]
+                    == [
+                        "reviews.default.svc.cluster.local",
+                        "9080",
+                        subset,
+                        "outbound",
+                    ]
             })
             .unwrap_or_else(|| panic!("no {subset} row:\n{}", clusters.stdout));
-        assert_eq!(row.split_whitespace().nth(4), Some("1"), "one endpoint: {row}");
+        assert_eq!(
+            row.split_whitespace().nth(4),
+            Some("1"),
+            "one endpoint: {row}"
+        );
     }
-    let json = meshctl(&mesh, &["proxy-config", "productpage-v1-0", "clusters", "-o", "json"]);
+    let json = meshctl(
+        &mesh,
+        &["proxy-config", "productpage-v1-0", "clusters", "-o", "json"],
+    );
     json.expect_code(0);
     let parsed: Value = serde_json::from_str(&json.stdout).unwrap();
     let v2_cluster = parsed

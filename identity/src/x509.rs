@@ -89,3 +89,55 @@ fn to_system_time(unix: i64) -> SystemTime {
         Err(_) => UNIX_EPOCH - Duration::from_secs(unix.unsigned_abs()),
     }
 }
+
+/// What people ask of a certificate (`meshctl proxy-config secrets`, `verify-install`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The subject's distinguished name, `O=cluster.local`.
+    pub subject: String,
+    /// Lower-case hex of the serial's bytes, as the CA reports it.
+    pub serial: String,
+    /// The SPIFFE ID, for workload certificates.
+    pub spiffe_id: Option<String>,
+    /// Validity, Unix seconds (0 before the epoch).
+    pub not_before: u64,
+    pub not_after: u64,
+}
+
+/// The [`Summary`] of one DER certificate.
+pub fn summary(der: &[u8]) -> Result<Summary, CertParseError> {
+    let cert = parse(der)?;
+    let v = cert.validity();
+    let unix = |t: i64| u64::try_from(t).unwrap_or(0);
+    Ok(Summary {
+        subject: cert.subject().to_string(),
+        serial: cert
+            .raw_serial()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        spiffe_id: spiffe_id_of(der),
+        not_before: unix(v.not_before.timestamp()),
+        not_after: unix(v.not_after.timestamp()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn summarises_a_workload_certificate() {
+        let id = "spiffe://cluster.local/ns/default/sa/reviews";
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = vec![rcgen::SanType::URI(id.try_into().unwrap())];
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x40, 0x01, 0xab]));
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let s = super::summary(cert.der()).unwrap();
+        assert_eq!(s.serial, "4001ab");
+        assert_eq!(s.spiffe_id.as_deref(), Some(id));
+        assert!(s.not_after > s.not_before && s.not_before > 0, "{s:?}");
+        assert!(super::summary(b"junk").is_err());
+    }
+}

@@ -110,6 +110,8 @@ fn handle(
                 "bound_listeners": listeners,
                 "last_rejected_config_error": last_error,
                 "draining": !ready,
+                // The certificate in use and the trust bundle (null in plain text).
+                "certificate": proxy.shared.tls.as_ref().map(|t| t.dump()),
             });
             let mut r = text(
                 StatusCode::OK,

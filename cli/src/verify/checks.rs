@@ -257,13 +257,8 @@ fn root_validity(path: &Path) -> Result<(String, u64, u64), String> {
     let first = certs
         .first()
         .ok_or_else(|| format!("{}: no certificate", path.display()))?;
-    let cert = mesh_identity::x509::parse(first).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (nb, na) = mesh_identity::x509::validity(&cert);
-    let unix = |t: std::time::SystemTime| {
-        t.duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    };
-    Ok((cert.subject().to_string(), unix(nb), unix(na)))
+    let s = mesh_identity::x509::summary(first).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((s.subject, s.not_before, s.not_after))
 }
 
 /// The proxies, once none is STALE (a push in flight) or [`STALE_GRACE`] is over.

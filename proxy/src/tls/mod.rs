@@ -129,6 +129,34 @@ impl TlsContext {
         }))
     }
 
+    /// The certificate handshakes present now and the trust bundle, for `/config_dump`:
+    /// `{spiffe_id, serial, not_before, not_after, trust_bundle: [{subject, serial,
+    /// not_before, not_after}]}` (Unix seconds). Null when the leaf cannot be read.
+    pub fn dump(&self) -> serde_json::Value {
+        let Some(leaf) = self.certs.leaf().and_then(|d| x509::summary(&d).ok()) else {
+            return serde_json::Value::Null;
+        };
+        let roots: Vec<serde_json::Value> = self
+            .trust_bundle
+            .certs()
+            .iter()
+            .filter_map(|d| x509::summary(d).ok())
+            .map(|r| {
+                serde_json::json!({
+                    "subject": r.subject, "serial": r.serial,
+                    "not_before": r.not_before, "not_after": r.not_after,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "spiffe_id": leaf.spiffe_id.unwrap_or_else(|| self.spiffe_id.clone()),
+            "serial": leaf.serial,
+            "not_before": leaf.not_before,
+            "not_after": leaf.not_after,
+            "trust_bundle": roots,
+        })
+    }
+
     /// A connector that presents our certificate and accepts only a server proving one of
     /// `expected` (SPIFFE IDs).
     pub fn connector(&self, expected: Vec<String>) -> Result<TlsConnector, TlsConfigError> {

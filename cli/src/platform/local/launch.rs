@@ -34,8 +34,8 @@ pub fn control_plane(spec: &MeshSpec, state: &Path) -> Launch {
     let v = &spec.values.control_plane;
     let at = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let (xds, monitoring) = (at(v.xds_port), at(v.monitoring_port));
-    // TLS (values.controlPlane.xdsTlsPort, values.certificates.*) is passed here once the
-    // control plane serves it.
+    let xds_tls = at(v.xds_tls_port);
+    // values.certificates.* are passed here once meshctl configures the CA.
     let args = vec![
         "run".to_string(),
         "--state-dir".into(),
@@ -44,6 +44,8 @@ pub fn control_plane(spec: &MeshSpec, state: &Path) -> Launch {
         xds.to_string(),
         "--monitoring".into(),
         monitoring.to_string(),
+        "--listen-tls".into(),
+        xds_tls.to_string(),
         "--log-level".into(),
         v.log_level.clone(),
     ];
@@ -54,10 +56,12 @@ pub fn control_plane(spec: &MeshSpec, state: &Path) -> Launch {
         binds: vec![
             (xds, "values.controlPlane.xdsPort"),
             (monitoring, "values.controlPlane.monitoringPort"),
+            (xds_tls, "values.controlPlane.xdsTlsPort"),
         ],
         endpoints: BTreeMap::from([
             ("xds".to_string(), xds),
             ("monitoring".to_string(), monitoring),
+            ("xdsTls".to_string(), xds_tls),
         ]),
         ready: monitoring,
     }
