@@ -7,7 +7,7 @@ mod support;
 
 use mesh_proxy::testing::eventually;
 use serde_json::Value;
-use support::workloads::{meshctl, wait_synced, workload, workload_with};
+use support::workloads::{meshctl, tls_workload, wait_synced, workload, workload_with};
 use support::{Mesh, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,4 +208,83 @@ spec:
     );
     let bad_kind = meshctl(&mesh, &["proxy-config", "reviews-v1-0", "endpoints"]);
     bad_kind.expect_code(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_show_in_proxy_status_and_proxy_config_secrets() {
+    let mesh = Mesh::new();
+    tokio::task::block_in_place(|| mesh.install("minimal", &[])).expect_code(0);
+    let rv = tls_workload(&mesh, "reviews", "v1").await;
+    let plain = workload(&mesh, "details", "v1").await;
+    wait_synced(&mesh, &[rv.id(), plain.id()]).await;
+
+    let run = meshctl(&mesh, &["proxy-status"]);
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "SERVICE", "VERSION", "CONFIG", "CERT", "EXPIRES"],
+        "{}",
+        run.stdout
+    );
+    let reviews = lines
+        .iter()
+        .find(|l| l.starts_with("reviews-v1-0"))
+        .unwrap();
+    // The default certificate lifetime is 24 h.
+    assert!(
+        reviews.ends_with("23h59m") || reviews.ends_with("24h"),
+        "{}",
+        run.stdout
+    );
+    let details = lines
+        .iter()
+        .find(|l| l.starts_with("details-v1-0"))
+        .unwrap();
+    assert!(details.ends_with("   -"), "no certificate: {}", run.stdout);
+
+    let secrets = meshctl(&mesh, &["proxy-config", "reviews-v1-0", "secrets"]);
+    secrets.expect_code(0);
+    let lines: Vec<&str> = secrets.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "RESOURCE", "NAME", "TYPE", "STATUS", "IDENTITY", "SERIAL", "NUMBER", "NOT", "AFTER",
+            "NOT", "BEFORE"
+        ]
+    );
+    let cert: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        cert[..5],
+        [
+            "default",
+            "Cert",
+            "Chain",
+            "VALID",
+            "spiffe://cluster.local/ns/default/sa/reviews"
+        ],
+        "{}",
+        secrets.stdout
+    );
+    assert_eq!(cert[5].len(), 32, "a 128-bit serial in hex: {}", cert[5]);
+    assert!(cert[5].chars().all(|c| c.is_ascii_hexdigit()));
+    let root: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(root[..3], ["ROOTCA", "CA", "VALID"], "{}", secrets.stdout);
+
+    // The JSON has the validity as numbers, 24 h apart, and the root the control plane
+    // wrote in the state directory.
+    let json = meshctl(
+        &mesh,
+        &["proxy-config", "reviews-v1-0", "secrets", "-o", "json"],
+    );
+    let c: Value = serde_json::from_str(&json.stdout).unwrap();
+    let lifetime = c["not_after"].as_u64().unwrap() - c["not_before"].as_u64().unwrap();
+    assert!((86_300..=86_500).contains(&lifetime), "{c}");
+    let pem = std::fs::read_to_string(mesh.home().join("ca/root-cert.pem")).unwrap();
+    let der = mesh_identity::x509::certs_from_pem(&pem).unwrap();
+    let summary = mesh_identity::x509::summary(&der[0]).unwrap();
+    assert_eq!(c["trust_bundle"][0]["serial"], summary.serial.as_str());
+
+    let plain_secrets = meshctl(&mesh, &["proxy-config", "details-v1-0", "secrets"]);
+    assert!(plain_secrets.stdout.contains("holds no certificate"));
 }

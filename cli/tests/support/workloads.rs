@@ -10,6 +10,7 @@ use std::time::Duration;
 use mesh_api::xds::{NodeIdentity, NodePort};
 use mesh_controlplane::ca::{Identity, TokenAuthority};
 use mesh_proxy::testing::{eventually, Backend};
+use mesh_proxy::xds::transport::ControlPlaneTls;
 use mesh_proxy::xds::{Client, ClientOptions};
 use serde_json::Value;
 
@@ -93,6 +94,20 @@ pub async fn workload_with(
 /// [`workload_with`] without changes.
 pub async fn workload(mesh: &Mesh, service: &str, version: &str) -> Workload {
     workload_with(mesh, service, version, |_| {}).await
+}
+
+/// Points a sidecar at the control plane's TLS port: it first gets a certificate from the
+/// mesh's CA (so automatic mTLS applies between such sidecars), verifying the control plane
+/// against `MESHCTL_HOME/ca/root-cert.pem`.
+pub fn over_tls(mesh: &Mesh, opts: &mut ClientOptions) {
+    opts.control_plane = mesh.xds_tls;
+    let root = mesh.home().join("ca").join("root-cert.pem");
+    opts.tls = Some(ControlPlaneTls::from_file(&root).expect("the mesh's root certificate"));
+}
+
+/// A workload whose sidecar holds a mesh certificate ([`over_tls`]).
+pub async fn tls_workload(mesh: &Mesh, service: &str, version: &str) -> Workload {
+    workload_with(mesh, service, version, |o| over_tls(mesh, o)).await
 }
 
 /// Runs meshctl from an async test without stalling the proxies on this runtime (needs the
