@@ -58,7 +58,10 @@ async fn stat_shows_the_traffic_sent_with_exact_counts() {
     let rows = eventually(WAIT, "the requests in meshctl stat", || async {
         let run = meshctl(&mesh, &["stat", "-o", "json"]);
         let rows: Value = serde_json::from_str(&run.stdout).ok()?;
-        let r = rows.as_array()?.iter().find(|r| r["name"] == "reviews-v1")?;
+        let r = rows
+            .as_array()?
+            .iter()
+            .find(|r| r["name"] == "reviews-v1")?;
         (r["requests"].as_u64()? >= OK + FAILED).then_some(rows)
     })
     .await;
@@ -69,8 +72,14 @@ async fn stat_shows_the_traffic_sent_with_exact_counts() {
     assert_eq!(r["requests"], OK + FAILED, "{r}");
     assert_eq!(r["errors"], FAILED, "{r}");
     let rate = r["success_rate"].as_f64().unwrap();
-    assert!((rate - OK as f64 / (OK + FAILED) as f64).abs() < 1e-9, "{r}");
-    assert_eq!((r["meshed"].as_u64(), r["proxies"].as_u64()), (Some(1), Some(1)));
+    assert!(
+        (rate - OK as f64 / (OK + FAILED) as f64).abs() < 1e-9,
+        "{r}"
+    );
+    assert_eq!(
+        (r["meshed"].as_u64(), r["proxies"].as_u64()),
+        (Some(1), Some(1))
+    );
     let (p50, p99) = (
         r["latency_p50_ms"].as_f64().unwrap(),
         r["latency_p99_ms"].as_f64().unwrap(),
@@ -101,8 +110,18 @@ async fn stat_shows_the_traffic_sent_with_exact_counts() {
             "TCP_CONN"
         ]
     );
-    assert_eq!(lines[1][..3], ["productpage-v1", "1/1", "-"], "{}", table.stdout);
-    assert_eq!(lines[2][..3], ["reviews-v1", "1/1", "88.10%"], "{}", table.stdout);
+    assert_eq!(
+        lines[1][..3],
+        ["productpage-v1", "1/1", "-"],
+        "{}",
+        table.stdout
+    );
+    assert_eq!(
+        lines[2][..3],
+        ["reviews-v1", "1/1", "88.10%"],
+        "{}",
+        table.stdout
+    );
     assert!(lines[2][3].ends_with("rps") && lines[2][4].ends_with("ms"));
 
     // Other windows are accepted; unknown ones are a usage error.

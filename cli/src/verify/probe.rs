@@ -233,14 +233,15 @@ pub async fn run(proxies: &[ProxyInfo]) -> Category {
     };
     let client_principal = dumps
         .get(client.id.as_str())
-        .map(|d| d.snapshot.node.principal.clone())
+        .and_then(|d| d.certificate.as_ref())
+        .map(|c| c.spiffe_id.clone())
         .unwrap_or_default();
     if client_principal.is_empty() {
         return done(Check::fail(
             TITLE,
             format!(
-                "{} has no SPIFFE identity (no certificate), so its traffic cannot be mutual \
-                 TLS",
+                "{} holds no certificate (its admin /config_dump shows none), so its traffic \
+                 cannot be mutual TLS",
                 client.id
             ),
             "start sidecars with --ca-root so they get certificates from the mesh's CA (as \
@@ -255,8 +256,7 @@ pub async fn run(proxies: &[ProxyInfo]) -> Category {
     let server_principals: Vec<String> = servers
         .iter()
         .filter_map(|s| dumps.get(s.id.as_str()))
-        .map(|d| d.snapshot.node.principal.clone())
-        .filter(|p| !p.is_empty())
+        .filter_map(|d| d.certificate.as_ref().map(|c| c.spiffe_id.clone()))
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
