@@ -53,7 +53,7 @@ async fn passes_on_a_healthy_mesh_and_fails_after_kill_9_of_the_control_plane() 
     assert!(probe.contains("a request through the mesh arrives over mutual TLS"));
     assert!(
         run.stdout
-            .contains("skipped: no workload with a sidecar is deployed")
+            .contains("skipped: no workload with a SYNCED sidecar is deployed")
             && run
                 .stdout
                 .contains("hint: deploy workloads, e.g. `meshctl samples deploy bookinfo`"),

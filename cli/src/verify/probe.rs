@@ -191,9 +191,11 @@ async fn counted(servers: &[&ProxyInfo], host: &str) -> Counts {
 pub async fn run(proxies: &[ProxyInfo]) -> Category {
     let deploy = "deploy workloads, e.g. `meshctl samples deploy bookinfo`, then run \
                   `meshctl verify-install` again";
+    // Only SYNCED sidecars: one that NACKed or went away is reported by meshctl-proxies, and
+    // a probe through it would say nothing about mTLS.
     let sidecars: Vec<&ProxyInfo> = proxies
         .iter()
-        .filter(|p| !p.is_gateway() && p.state != "DISCONNECTED" && p.admin.is_some())
+        .filter(|p| !p.is_gateway() && p.state == "SYNCED" && p.admin.is_some())
         .collect();
     let mut dumps: BTreeMap<&str, ConfigDump> = BTreeMap::new();
     for p in &sidecars {
@@ -216,11 +218,11 @@ pub async fn run(proxies: &[ProxyInfo]) -> Category {
     });
     let Some((client, via, target, host, port)) = pair else {
         let why = if sidecars.is_empty() {
-            "skipped: no workload with a sidecar is deployed".to_string()
+            "skipped: no workload with a SYNCED sidecar is deployed".to_string()
         } else {
             format!(
-                "skipped: it needs two services whose sidecars can reach each other; found \
-                 {} sidecar(s) of {} service(s)",
+                "skipped: it needs two services whose SYNCED sidecars can reach each other; \
+                 found {} sidecar(s) of {} service(s)",
                 sidecars.len(),
                 sidecars
                     .iter()
