@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -224,10 +225,13 @@ async fn a_workload_process_that_died_is_named_with_its_log() {
     // A workload process as meshctl records the ones it starts: pid, start time, argv, log.
     let log = mesh.home().join("logs").join("reviews-v1.log");
     std::fs::write(&log, "reviews-v1 listening on 127.0.0.1:9080\n").unwrap();
+    // Its own process group, as meshctl starts workloads: `meshctl uninstall` signals the
+    // group, which must not be the test's.
     let mut child = Recorded(
         Command::new("sleep")
             .arg("600")
             .stdin(Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap(),
     );
