@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
-use support::workloads::{meshctl, tls_workload, wait_synced, workload, workload_with};
+use support::workloads::{meshctl, over_tls, tls_workload, wait_synced, workload, workload_with};
 use support::{kill, wait_dead, Mesh};
 
 /// The line of `run`'s output starting with `prefix`, or a panic showing the output.
@@ -174,8 +174,13 @@ async fn plaintext_sidecars_and_nacks_fail_the_checks() {
 
     // A TLS client toward a plaintext server: automatic mTLS stays off, and the server
     // counts the probe as plain text.
+    // (Another instance name: the old one's disconnect must not race the new one's hello.)
     drop(pp);
-    let pp = tls_workload(&mesh, "productpage", "v1").await;
+    let pp = workload_with(&mesh, "productpage", "v1", |o| {
+        over_tls(&mesh, o);
+        o.node.name = "productpage-v1-1".into();
+    })
+    .await;
     wait_synced(&mesh, &[pp.id()]).await;
     let run = meshctl(&mesh, &["verify-install"]);
     run.expect_code(1);
