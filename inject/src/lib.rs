@@ -1,0 +1,2 @@
+//! Sidecar injection (placeholder while building).
+pub mod yaml;
