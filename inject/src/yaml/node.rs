@@ -42,11 +42,14 @@ pub struct Map {
 
 impl Node {
     /// A string, written plain when that reads back as the same string (under YAML 1.1
-    /// and 1.2 alike), double-quoted otherwise (`"true"`, `"15020"`, `""`).
+    /// and 1.2 alike), quoted otherwise (`"true"`, `"15020"`, `""`, `'{"json":1}'`).
     pub fn str(text: impl Into<String>) -> Node {
         let text = text.into();
         let style = if super::resolve::plain_reads_as_string(&text) {
             Style::Plain
+        } else if text.contains(['"', '\\']) && !text.chars().any(char::is_control) {
+            // JSON in an annotation reads better without escapes: '{"a":1}'.
+            Style::SingleQuoted
         } else {
             Style::DoubleQuoted
         };
@@ -114,6 +117,17 @@ impl Node {
     pub fn as_seq_mut(&mut self) -> Option<&mut Vec<Node>> {
         match self {
             Node::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A boolean scalar's value (`true`, and YAML 1.1's `yes`/`on` as Kubernetes reads them).
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Node::Scalar(s) => match super::resolve::resolve(s) {
+                super::resolve::Resolved::Bool(b) => Some(b),
+                _ => None,
+            },
             _ => None,
         }
     }
