@@ -88,10 +88,23 @@ mod tests {
         let ours = "metadata: {annotations: {meshctl.io/inject: 'no'}}";
         assert!(matches!(
             reason(ours, None),
-            Some(SkipReason::OptedOut { what: "annotation", .. })
+            Some(SkipReason::OptedOut {
+                what: "annotation",
+                ..
+            })
         ));
         // Istio treats anything but a yes as a no.
-        assert!(reason("metadata: {annotations: {sidecar.istio.io/inject: maybe}}", None).is_some());
-        assert_eq!(reason("metadata: {annotations: {sidecar.istio.io/inject: ''}}", None), None);
+        assert!(reason(
+            "metadata: {annotations: {sidecar.istio.io/inject: maybe}}",
+            None
+        )
+        .is_some());
+        assert_eq!(
+            reason(
+                "metadata: {annotations: {sidecar.istio.io/inject: ''}}",
+                None
+            ),
+            None
+        );
     }
 }

@@ -47,9 +47,7 @@ pub enum InjectError {
         workload: WorkloadRef,
         message: String,
     },
-    #[error(
-        "{file}:{line}: {workload}: invalid annotation {annotation}: {value:?}: {reason}"
-    )]
+    #[error("{file}:{line}: {workload}: invalid annotation {annotation}: {value:?}: {reason}")]
     Annotation {
         file: String,
         line: usize,

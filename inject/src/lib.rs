@@ -66,7 +66,9 @@ pub fn uninject(file: &str, input: &str) -> Result<Output, InjectError> {
 fn collect(file: &str, input: &str, mode: Mode<'_>) -> Result<Output, InjectError> {
     let mut yaml = String::with_capacity(input.len() + input.len() / 2);
     let mut templates = Vec::new();
-    run(file, input.as_bytes(), &mut yaml, mode, &mut |t| templates.push(t))?;
+    run(file, input.as_bytes(), &mut yaml, mode, &mut |t| {
+        templates.push(t)
+    })?;
     Ok(Output { yaml, templates })
 }
 
@@ -85,7 +87,9 @@ pub fn inject_stream<R: BufRead, W: Write>(
 ) -> Result<(), InjectError> {
     let mut sink = IoSink(output);
     run(file, input, &mut sink, Mode::Inject(opts), report)?;
-    sink.0.flush().map_err(|source| InjectError::Write { source })
+    sink.0
+        .flush()
+        .map_err(|source| InjectError::Write { source })
 }
 
 /// Streaming [`uninject`], with the same contract as [`inject_stream`].
@@ -97,5 +101,7 @@ pub fn uninject_stream<R: BufRead, W: Write>(
 ) -> Result<(), InjectError> {
     let mut sink = IoSink(output);
     run(file, input, &mut sink, Mode::Uninject, report)?;
-    sink.0.flush().map_err(|source| InjectError::Write { source })
+    sink.0
+        .flush()
+        .map_err(|source| InjectError::Write { source })
 }

@@ -110,9 +110,16 @@ fn place_container(
 /// The proxy's user and group as the (possibly user-customized) container runs it.
 fn run_as(container: &Node, opts: &InjectOptions) -> (u32, u32) {
     let sc = container.at(&["securityContext"]).and_then(Node::as_map);
-    let id = |k: &str| sc.and_then(|s| s.get_str(k)).and_then(|v| v.parse::<u32>().ok());
+    let id = |k: &str| {
+        sc.and_then(|s| s.get_str(k))
+            .and_then(|v| v.parse::<u32>().ok())
+    };
     let uid = id("runAsUser").unwrap_or(opts.proxy_uid);
-    let gid = id("runAsGroup").unwrap_or(if uid == opts.proxy_uid { opts.proxy_gid } else { uid });
+    let gid = id("runAsGroup").unwrap_or(if uid == opts.proxy_uid {
+        opts.proxy_gid
+    } else {
+        uid
+    });
     (uid, gid)
 }
 
@@ -163,7 +170,11 @@ fn inject_clean(
         .seq_entry("volumes")
         .ok_or_else(|| list_problem("spec.volumes"))?;
     for v in sidecar::volumes(opts) {
-        let name = v.at(&["name"]).and_then(Node::as_str).unwrap_or_default().to_string();
+        let name = v
+            .at(&["name"])
+            .and_then(Node::as_str)
+            .unwrap_or_default()
+            .to_string();
         if named(volumes, &name).is_some() {
             return Err(TemplateProblem::Bad(format!(
                 "spec.volumes already has a volume named {name:?}, which the sidecar needs; rename it"
@@ -180,7 +191,9 @@ fn inject_clean(
     let meta = template
         .get_mut("metadata")
         .and_then(Node::as_map_mut)
-        .ok_or_else(|| TemplateProblem::Bad("the pod template's metadata must be a mapping".into()))?;
+        .ok_or_else(|| {
+            TemplateProblem::Bad("the pod template's metadata must be a mapping".into())
+        })?;
     let labels = meta
         .map_entry("labels")
         .ok_or_else(|| TemplateProblem::Bad("metadata.labels must be a mapping".into()))?;
@@ -259,6 +272,10 @@ mod tests {
         assert_eq!(canonical(&l, "x").0, "rev");
         let long = "helloworld-".repeat(7);
         let v = label_value(&long);
-        assert!(v.len() <= 63 && v.ends_with('d'), "{v}");
+        assert!(
+            v.len() <= 63 && v.ends_with(|c: char| c.is_ascii_alphanumeric()),
+            "{v}"
+        );
+        assert_eq!(label_value("abc-"), "abc");
     }
 }

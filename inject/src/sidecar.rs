@@ -19,12 +19,19 @@ pub(crate) struct Plan {
 }
 
 /// Reads the override annotations (each one checked; an invalid one is an error).
-pub(crate) fn plan(annotations: Option<&Map>, opts: &InjectOptions) -> Result<Plan, TemplateProblem> {
+pub(crate) fn plan(
+    annotations: Option<&Map>,
+    opts: &InjectOptions,
+) -> Result<Plan, TemplateProblem> {
     let get = |key: &str| annotations.and_then(|a| a.get_str(key));
     let mut notes = Vec::new();
     let image = match get(PROXY_IMAGE) {
         Some(i) if i.trim().is_empty() => {
-            return Err(TemplateProblem::annotation(PROXY_IMAGE, i, "an image name is required"))
+            return Err(TemplateProblem::annotation(
+                PROXY_IMAGE,
+                i,
+                "an image name is required",
+            ))
         }
         Some(i) => i.trim().to_string(),
         None => opts.proxy_image.clone(),
@@ -66,7 +73,11 @@ pub(crate) fn plan(annotations: Option<&Map>, opts: &InjectOptions) -> Result<Pl
         }
     };
     if let Some(templates) = get(TEMPLATES) {
-        for name in templates.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        for name in templates
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
             match name {
                 "sidecar" => {}
                 // A gateway is the proxy itself: nothing to capture.
@@ -96,12 +107,24 @@ fn is_quantity(v: &str) -> bool {
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(body.len());
     let (number, suffix) = body.split_at(split);
-    let number_ok = !number.is_empty()
-        && number != "."
-        && number.matches('.').count() <= 1;
+    let number_ok = !number.is_empty() && number != "." && number.matches('.').count() <= 1;
     let suffix_ok = matches!(
         suffix,
-        "" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
+        "" | "n"
+            | "u"
+            | "m"
+            | "k"
+            | "M"
+            | "G"
+            | "T"
+            | "P"
+            | "E"
+            | "Ki"
+            | "Mi"
+            | "Gi"
+            | "Ti"
+            | "Pi"
+            | "Ei"
     ) || suffix
         .strip_prefix(['e', 'E'])
         .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
@@ -282,7 +305,10 @@ pub(crate) fn volumes(opts: &InjectOptions) -> Vec<Node> {
                         "serviceAccountToken",
                         map([
                             ("audience", Node::str(opts.ca_audience.as_str())),
-                            ("expirationSeconds", Node::int(opts.token_expiration_seconds)),
+                            (
+                                "expirationSeconds",
+                                Node::int(opts.token_expiration_seconds),
+                            ),
                             ("path", Node::str(TOKEN_FILE)),
                         ]),
                     )])]),
@@ -305,7 +331,9 @@ mod tests {
 
     #[test]
     fn quantities() {
-        for q in ["100m", "4000m", "0.5", "1", "1Gi", "128Mi", "1e3", "1.5E+2", "2k"] {
+        for q in [
+            "100m", "4000m", "0.5", "1", "1Gi", "128Mi", "1e3", "1.5E+2", "2k",
+        ] {
             assert!(is_quantity(q), "{q}");
         }
         for q in ["", "m", "1.2.3", "100x", "1 Gi", "Gi", "1e", "."] {

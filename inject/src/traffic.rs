@@ -90,9 +90,7 @@ impl Traffic {
 /// Comma-separated items, trimmed; an empty value is an empty list.
 fn items(value: &str) -> impl Iterator<Item = &str> {
     let v = value.trim();
-    v.split(',')
-        .map(str::trim)
-        .filter(move |_| !v.is_empty())
+    v.split(',').map(str::trim).filter(move |_| !v.is_empty())
 }
 
 /// `*` (when allowed) or CIDRs; returns the normalized list.
@@ -113,7 +111,8 @@ fn cidr_list(value: &str, wildcard: bool) -> Result<String, String> {
 }
 
 fn check_cidr(item: &str) -> Result<(), String> {
-    let bad = || format!("{item:?} is not a CIDR (an address and a prefix length, such as 10.96.0.0/12)");
+    let bad =
+        || format!("{item:?} is not a CIDR (an address and a prefix length, such as 10.96.0.0/12)");
     let (addr, len) = item.split_once('/').ok_or_else(bad)?;
     let addr: IpAddr = addr.parse().map_err(|_| bad())?;
     let len: u8 = len.parse().map_err(|_| bad())?;
@@ -181,7 +180,13 @@ mod tests {
         );
         let empty = annotations(&[(INCLUDE_INBOUND_PORTS, ""), (INCLUDE_OUTBOUND_RANGES, "")]);
         let t = Traffic::from_annotations(Some(&empty)).expect("empty includes are valid");
-        assert_eq!((t.include_inbound_ports.as_str(), t.include_outbound_ranges.as_str()), ("", ""));
+        assert_eq!(
+            (
+                t.include_inbound_ports.as_str(),
+                t.include_outbound_ranges.as_str()
+            ),
+            ("", "")
+        );
     }
 
     #[test]
@@ -197,9 +202,14 @@ mod tests {
             (EXCLUDE_OUTBOUND_PORTS, "0"),
             (EXCLUDE_OUTBOUND_PORTS, "70000"),
         ] {
-            let err = Traffic::from_annotations(Some(&annotations(&[(key, value)])))
-                .expect_err(value);
-            let TemplateProblem::Annotation { annotation, value: v, .. } = err else {
+            let err =
+                Traffic::from_annotations(Some(&annotations(&[(key, value)]))).expect_err(value);
+            let TemplateProblem::Annotation {
+                annotation,
+                value: v,
+                ..
+            } = err
+            else {
                 panic!("{err:?}")
             };
             assert_eq!((annotation.as_str(), v.as_str()), (key, value));

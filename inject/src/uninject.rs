@@ -50,7 +50,10 @@ pub(crate) fn uninject_template(template: &mut Map) -> Result<bool, TemplateProb
         }
     }
     if let Some(meta) = template.get_mut("metadata").and_then(Node::as_map_mut) {
-        for (field, keys) in [("labels", &added.labels), ("annotations", &added.annotations)] {
+        for (field, keys) in [
+            ("labels", &added.labels),
+            ("annotations", &added.annotations),
+        ] {
             if let Some(m) = meta.get_mut(field).and_then(Node::as_map_mut) {
                 for k in keys {
                     m.remove(k);

@@ -158,7 +158,9 @@ fn workload_ref(obj: &Map, kind: &str) -> WorkloadRef {
     let get = |k: &str| meta.and_then(|m| m.get_str(k)).map(String::from);
     WorkloadRef {
         kind: kind.to_string(),
-        name: get("name").or_else(|| get("generateName")).unwrap_or_default(),
+        name: get("name")
+            .or_else(|| get("generateName"))
+            .unwrap_or_default(),
         namespace: get("namespace").filter(|n| !n.is_empty()),
     }
 }
@@ -171,9 +173,9 @@ fn pod_workload_name(pod: &Map) -> String {
         .and_then(|m| m.get("ownerReferences"))
         .and_then(Node::as_seq)
         .and_then(|refs| {
-            refs.iter().filter_map(Node::as_map).find(|r| {
-                r.get("controller").and_then(Node::as_bool) == Some(true)
-            })
+            refs.iter()
+                .filter_map(Node::as_map)
+                .find(|r| r.get("controller").and_then(Node::as_bool) == Some(true))
         })
         .and_then(|r| r.get_str("name"));
     controller
@@ -192,9 +194,18 @@ mod tests {
 
     #[test]
     fn kinds_are_matched_with_their_group() {
-        assert_eq!(shape("apps/v1", "Deployment"), Some(Shape::Template(SPEC_TEMPLATE)));
-        assert_eq!(shape("extensions/v1beta1", "Deployment"), Some(Shape::Template(SPEC_TEMPLATE)));
-        assert_eq!(shape("batch/v1", "CronJob"), Some(Shape::Template(CRONJOB_TEMPLATE)));
+        assert_eq!(
+            shape("apps/v1", "Deployment"),
+            Some(Shape::Template(SPEC_TEMPLATE))
+        );
+        assert_eq!(
+            shape("extensions/v1beta1", "Deployment"),
+            Some(Shape::Template(SPEC_TEMPLATE))
+        );
+        assert_eq!(
+            shape("batch/v1", "CronJob"),
+            Some(Shape::Template(CRONJOB_TEMPLATE))
+        );
         assert_eq!(shape("v1", "Pod"), Some(Shape::Pod));
         assert_eq!(shape("v1", "List"), Some(Shape::List));
         assert_eq!(shape("example.com/v1", "Deployment"), None);

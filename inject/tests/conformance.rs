@@ -47,7 +47,12 @@ fn check_file(file: &str, rows: &[&Row]) -> (usize, Vec<String>) {
     let ours: BTreeMap<(String, String), &Decision> = out
         .templates
         .iter()
-        .map(|t| ((t.workload.kind.clone(), t.workload.name.clone()), &t.decision))
+        .map(|t| {
+            (
+                (t.workload.kind.clone(), t.workload.name.clone()),
+                &t.decision,
+            )
+        })
         .collect();
     let output_templates = templates(&out.yaml);
     let mut matched = 0;
@@ -101,7 +106,12 @@ fn check_output(
         .ok_or("the template is missing from the output")?;
     let injected = names(t, "containers").iter().any(|n| n == "istio-proxy")
         && t.get("metadata")
-            .and_then(|m| m.as_map()?.get("annotations")?.as_map()?.get("sidecar.istio.io/status"))
+            .and_then(|m| {
+                m.as_map()?
+                    .get("annotations")?
+                    .as_map()?
+                    .get("sidecar.istio.io/status")
+            })
             .is_some();
     match row.decision.as_str() {
         "inject" if !injected => Err("reported injected, but the output has no sidecar".into()),

