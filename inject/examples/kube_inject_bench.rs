@@ -9,7 +9,8 @@
 //!
 //! Modes: `inject` (the library, output to a discarding writer), `parse` (split and parse
 //! every document, no injection: the YAML reader's share), `copy` (split only: the floor).
-//! MB are 10^6 bytes of input; `rss_kb` is the process's peak resident set (VmHWM).
+//! MB are 10^6 bytes of input; `mb_per_s` is per wall-clock second, `cpu_mb_per_s` per CPU
+//! second of this process; `rss_kb` is the process's peak resident set (VmHWM).
 
 use std::io::{BufRead, BufReader};
 use std::time::Instant;
@@ -22,6 +23,17 @@ fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User + system CPU seconds of this process so far (clock ticks of /proc/self/stat, assumed
+/// 100 per second as on every Linux Rust targets).
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Ok(Box::new(BufReader::with_capacity(64 * 1024, f)))
     };
     let start = Instant::now();
+    let cpu_start = cpu_secs();
     let mut docs = 0u64;
     let mut largest = 0usize;
     match mode {
@@ -56,8 +69,8 @@ fn main() -> anyhow::Result<()> {
                 let chunk = chunk.map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 largest = largest.max(chunk.text.len());
                 if mode == "parse" {
-                    if let Some(doc) = parse_document(&chunk.text)
-                        .map_err(|e| anyhow::anyhow!("{path}: {e:?}"))?
+                    if let Some(doc) =
+                        parse_document(&chunk.text).map_err(|e| anyhow::anyhow!("{path}: {e:?}"))?
                     {
                         docs += u64::from(doc.as_map().is_some());
                     }
@@ -70,9 +83,15 @@ fn main() -> anyhow::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let mb_per_s = bytes as f64 / 1e6 / secs;
+    // Throughput per CPU second: what the run would reach on an idle core (the wall-clock
+    // figure also counts time other processes held the CPU).
+    let cpu_mb_per_s = match (cpu_start, cpu_secs()) {
+        (Some(a), Some(b)) if b > a => format!("{:.1}", bytes as f64 / 1e6 / (b - a)),
+        _ => "null".to_string(),
+    };
     let rss = peak_rss_kb().map_or("null".to_string(), |k| k.to_string());
     println!(
-        "{{\"bench\":\"kube-inject\",\"mode\":\"{mode}\",\"docs\":{docs},\"bytes\":{bytes},\"secs\":{secs:.4},\"mb_per_s\":{mb_per_s:.1},\"rss_kb\":{rss}{}}}",
+        "{{\"bench\":\"kube-inject\",\"mode\":\"{mode}\",\"docs\":{docs},\"bytes\":{bytes},\"secs\":{secs:.4},\"mb_per_s\":{mb_per_s:.1},\"cpu_mb_per_s\":{cpu_mb_per_s},\"rss_kb\":{rss}{}}}",
         if largest > 0 {
             format!(",\"largest_doc_bytes\":{largest}")
         } else {

@@ -116,30 +116,41 @@ fn parse_float(text: &str) -> Option<f64> {
 }
 
 /// True when `text` can be written as a plain scalar in block context and reads back as
-/// exactly this text (whatever its type).
+/// exactly this text (whatever its type). One pass over the bytes: it runs for every
+/// scalar written.
 pub fn plain_safe(text: &str) -> bool {
-    let mut chars = text.chars();
-    let Some(first) = chars.next() else {
+    let b = text.as_bytes();
+    let Some(&first) = b.first() else {
         return false;
     };
-    let second = chars.next();
-    let indicator = "-?:,[]{}#&*!|>'\"%@`".contains(first);
-    let indicator_ok = matches!(first, '-' | '?' | ':') && second.is_some_and(|c| c != ' ');
-    if indicator && !indicator_ok {
+    let second = b.get(1).copied();
+    if b"-?:,[]{}#&*!|>'\"%@`".contains(&first)
+        && !(matches!(first, b'-' | b'?' | b':') && second.is_some_and(|c| c != b' '))
+    {
         return false;
     }
-    if text.starts_with("---") || text.starts_with("...") {
+    if b.starts_with(b"---") || b.starts_with(b"...") {
         return false;
     }
-    if text.starts_with(' ') || text.ends_with(' ') || text.ends_with(':') {
+    if first == b' ' || b.last().is_some_and(|&c| c == b' ' || c == b':') {
         return false;
     }
-    if text.contains(": ") || text.contains(" #") {
-        return false;
+    let mut prev = 0u8;
+    for &c in b {
+        match c {
+            // Control characters (tabs and line breaks included) need quoting.
+            0..=0x1f | 0x7f => return false,
+            b' ' if prev == b':' => return false,
+            b'#' if prev == b' ' => return false,
+            _ => {}
+        }
+        prev = c;
     }
-    // Printable, single-line, no BOM (c-printable minus line breaks and tabs).
-    text.chars()
-        .all(|c| !c.is_control() && c != '\u{feff}' && c != '\u{2028}' && c != '\u{2029}')
+    // Outside ASCII: no C1 controls, BOM or Unicode line separators.
+    text.is_ascii()
+        || text
+            .chars()
+            .all(|c| !c.is_control() && c != '\u{feff}' && c != '\u{2028}' && c != '\u{2029}')
 }
 
 /// True when `text` written plain reads back as this string under YAML 1.1 and 1.2.
@@ -150,13 +161,11 @@ pub fn plain_reads_as_string(text: &str) -> bool {
 /// Conservative: anything a YAML 1.1 or 1.2 reader might type (numbers in any base,
 /// sexagesimal, timestamps, booleans, nulls, infinities).
 fn looks_typed(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    if NULLS.contains(&text)
-        || TRUES
+    let words = TRUES.iter().chain(FALSES.iter()).chain(NULLS.iter());
+    if words.into_iter().any(|w| w.eq_ignore_ascii_case(text))
+        || [".inf", "+.inf", "-.inf", ".nan"]
             .iter()
-            .chain(FALSES.iter())
             .any(|w| w.eq_ignore_ascii_case(text))
-        || matches!(lower.as_str(), "null" | ".inf" | "+.inf" | "-.inf" | ".nan")
     {
         return true;
     }
