@@ -18,7 +18,8 @@
 //! - [`traffic`]: Istio's traffic annotations, validated, into `mesh-proxy iptables` flags.
 //! - [`sidecar`]: the init container, the proxy container, the volumes; [`merge`]: a user's
 //!   own `istio-proxy` container customizes ours, as in Istio.
-//! - [`pod`]: the one injection function, per pod template; [`uninject`]: its inverse;
+//! - [`pod`]: the one injection function, per pod template ([`inject_pod_json`] is the
+//!   webhook's door to it); [`uninject`]: its inverse;
 //!   [`status`]: the `sidecar.istio.io/status` annotation both rely on.
 //! - [`stream`]: documents one at a time; [`yaml`]: the document model (why not serde types:
 //!   see its docs).
@@ -48,6 +49,7 @@ use std::io::{BufRead, Write};
 
 pub use error::InjectError;
 pub use options::{InjectOptions, Resources};
+pub use pod::inject_pod_json;
 pub use report::{Decision, Output, SkipReason, TemplateOutcome, WorkloadRef};
 
 use stream::{run, IoSink, Mode};

@@ -64,6 +64,46 @@ pub(crate) fn inject_template(
     })
 }
 
+/// The webhook's entry point: injects one Pod received as JSON (an AdmissionReview's
+/// object). `namespace` is the request's namespace (a Pod under admission often has none
+/// in its metadata yet). Returns the new Pod and the outcome; a skipped Pod comes back
+/// unchanged. Errors name the Pod and the annotation, as for files.
+pub fn inject_pod_json(
+    pod: &serde_json::Value,
+    namespace: Option<&str>,
+    opts: &InjectOptions,
+) -> Result<(serde_json::Value, crate::TemplateOutcome), crate::InjectError> {
+    let mut node = json::from_json(pod);
+    let meta = node.at(&["metadata"]).and_then(Node::as_map);
+    let name = |k: &str| meta.and_then(|m| m.get_str(k)).map(String::from);
+    let workload = crate::WorkloadRef {
+        kind: "Pod".into(),
+        name: name("name").or_else(|| name("generateName")).unwrap_or_default(),
+        namespace: name("namespace").or_else(|| namespace.map(String::from)),
+    };
+    let template = Template {
+        namespace: workload.namespace.clone(),
+        canonical_workload: crate::workload::pod_workload_name(node.as_map().unwrap_or(&Map::new())),
+        workload,
+    };
+    let Some(map) = node.as_map_mut() else {
+        return Err(crate::InjectError::NotAMapping {
+            file: "the admission request".into(),
+            line: 0,
+            what: "the Pod".into(),
+            found: "not a JSON object",
+        });
+    };
+    let r = inject_template(map, &template, opts)
+        .map_err(|p| p.at("the admission request", 0, &template.workload))?;
+    let outcome = crate::TemplateOutcome {
+        workload: template.workload,
+        decision: r.decision,
+        notes: r.notes,
+    };
+    Ok((json::to_json(&node), outcome))
+}
+
 fn named(list: &[Node], name: &str) -> Option<usize> {
     list.iter()
         .position(|c| c.as_map().and_then(|m| m.get_str("name")) == Some(name))
@@ -260,6 +300,32 @@ fn label_value(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pods_as_json_for_the_webhook() {
+        let pod = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"generateName": "reviews-v1-7d9f-", "labels": {"app": "reviews", "version": "v1"}},
+            "spec": {"containers": [{"name": "reviews", "image": "reviews:1", "ports": [{"containerPort": 9080}]}]}
+        });
+        let (out, outcome) = inject_pod_json(&pod, Some("shop"), &InjectOptions::default())
+            .expect("injects");
+        assert_eq!(outcome.decision, Decision::Injected);
+        assert_eq!(outcome.workload.namespace.as_deref(), Some("shop"));
+        let names: Vec<_> = out["spec"]["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(names, ["reviews", "istio-proxy"]);
+        assert_eq!(out["spec"]["containers"][0]["ports"][0]["containerPort"], 9080);
+        assert_eq!(out["metadata"]["labels"]["service.istio.io/canonical-name"], "reviews");
+        let (same, skipped) = inject_pod_json(&pod, Some("kube-system"), &InjectOptions::default())
+            .expect("skips");
+        assert!(matches!(skipped.decision, Decision::Skipped(_)));
+        assert_eq!(same, pod);
+    }
 
     #[test]
     fn canonical_labels_as_istio() {

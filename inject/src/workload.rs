@@ -167,7 +167,7 @@ fn workload_ref(obj: &Map, kind: &str) -> WorkloadRef {
 
 /// A bare pod's workload, as Istio names it: its controller (from `ownerReferences`), else
 /// its name, else its `generateName` without the trailing dash.
-fn pod_workload_name(pod: &Map) -> String {
+pub(crate) fn pod_workload_name(pod: &Map) -> String {
     let meta = pod.get("metadata").and_then(Node::as_map);
     let controller = meta
         .and_then(|m| m.get("ownerReferences"))
