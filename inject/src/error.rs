@@ -37,21 +37,21 @@ pub enum InjectError {
     NoPodTemplate {
         file: String,
         line: usize,
-        workload: WorkloadRef,
+        workload: Box<WorkloadRef>,
         path: String,
     },
     #[error("{file}:{line}: {workload}: {message}")]
     BadTemplate {
         file: String,
         line: usize,
-        workload: WorkloadRef,
+        workload: Box<WorkloadRef>,
         message: String,
     },
     #[error("{file}:{line}: {workload}: invalid annotation {annotation}: {value:?}: {reason}")]
     Annotation {
         file: String,
         line: usize,
-        workload: WorkloadRef,
+        workload: Box<WorkloadRef>,
         annotation: String,
         value: String,
         reason: String,
@@ -98,7 +98,7 @@ impl TemplateProblem {
             } => InjectError::Annotation {
                 file: file.to_string(),
                 line,
-                workload: workload.clone(),
+                workload: Box::new(workload.clone()),
                 annotation,
                 value,
                 reason,
@@ -106,7 +106,7 @@ impl TemplateProblem {
             TemplateProblem::Bad(message) => InjectError::BadTemplate {
                 file: file.to_string(),
                 line,
-                workload: workload.clone(),
+                workload: Box::new(workload.clone()),
                 message,
             },
         }

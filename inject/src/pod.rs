@@ -78,12 +78,16 @@ pub fn inject_pod_json(
     let name = |k: &str| meta.and_then(|m| m.get_str(k)).map(String::from);
     let workload = crate::WorkloadRef {
         kind: "Pod".into(),
-        name: name("name").or_else(|| name("generateName")).unwrap_or_default(),
+        name: name("name")
+            .or_else(|| name("generateName"))
+            .unwrap_or_default(),
         namespace: name("namespace").or_else(|| namespace.map(String::from)),
     };
     let template = Template {
         namespace: workload.namespace.clone(),
-        canonical_workload: crate::workload::pod_workload_name(node.as_map().unwrap_or(&Map::new())),
+        canonical_workload: crate::workload::pod_workload_name(
+            node.as_map().unwrap_or(&Map::new()),
+        ),
         workload,
     };
     let Some(map) = node.as_map_mut() else {
@@ -308,8 +312,8 @@ mod tests {
             "metadata": {"generateName": "reviews-v1-7d9f-", "labels": {"app": "reviews", "version": "v1"}},
             "spec": {"containers": [{"name": "reviews", "image": "reviews:1", "ports": [{"containerPort": 9080}]}]}
         });
-        let (out, outcome) = inject_pod_json(&pod, Some("shop"), &InjectOptions::default())
-            .expect("injects");
+        let (out, outcome) =
+            inject_pod_json(&pod, Some("shop"), &InjectOptions::default()).expect("injects");
         assert_eq!(outcome.decision, Decision::Injected);
         assert_eq!(outcome.workload.namespace.as_deref(), Some("shop"));
         let names: Vec<_> = out["spec"]["containers"]
@@ -319,10 +323,16 @@ mod tests {
             .map(|c| c["name"].as_str().unwrap_or_default())
             .collect();
         assert_eq!(names, ["reviews", "istio-proxy"]);
-        assert_eq!(out["spec"]["containers"][0]["ports"][0]["containerPort"], 9080);
-        assert_eq!(out["metadata"]["labels"]["service.istio.io/canonical-name"], "reviews");
-        let (same, skipped) = inject_pod_json(&pod, Some("kube-system"), &InjectOptions::default())
-            .expect("skips");
+        assert_eq!(
+            out["spec"]["containers"][0]["ports"][0]["containerPort"],
+            9080
+        );
+        assert_eq!(
+            out["metadata"]["labels"]["service.istio.io/canonical-name"],
+            "reviews"
+        );
+        let (same, skipped) =
+            inject_pod_json(&pod, Some("kube-system"), &InjectOptions::default()).expect("skips");
         assert!(matches!(skipped.decision, Decision::Skipped(_)));
         assert_eq!(same, pod);
     }

@@ -105,7 +105,7 @@ fn walk(
     let no_template = |path: String| InjectError::NoPodTemplate {
         file: place.file.to_string(),
         line: place.line,
-        workload: workload.clone(),
+        workload: Box::new(workload.clone()),
         path,
     };
     let template = template_path
@@ -125,7 +125,7 @@ fn walk(
         return Err(InjectError::BadTemplate {
             file: place.file.to_string(),
             line: place.line,
-            workload: workload.clone(),
+            workload: Box::new(workload.clone()),
             message: format!(
                 "{spec_path}.containers must be a list of containers (mappings with a name and an image)"
             ),
