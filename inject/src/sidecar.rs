@@ -1,6 +1,9 @@
 //! What a pod gets: the iptables init container, the proxy container and their volumes,
 //! built from the options and the pod's own override annotations.
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use crate::error::TemplateProblem;
 use crate::names::*;
 use crate::options::{InjectOptions, Resources};
@@ -177,8 +180,45 @@ fn mount(name: &str, path: &str) -> Node {
     map([("name", Node::str(name)), ("mountPath", Node::str(path))])
 }
 
+type Slot<K> = RefCell<Option<(K, Node)>>;
+
+/// A one-entry cache per thread: a file's pods mostly get identical sidecars, and cloning a
+/// built one is cheaper than building it again.
+fn cached<K: PartialEq>(
+    slot: &'static LocalKey<Slot<K>>,
+    key: K,
+    build: impl FnOnce() -> Node,
+) -> Node {
+    slot.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        match &*cell {
+            Some((k, node)) if *k == key => node.clone(),
+            _ => {
+                let node = build();
+                *cell = Some((key, node.clone()));
+                node
+            }
+        }
+    })
+}
+
+type ProxyKey = (String, Resources, InjectOptions);
+type InitKey = (String, Resources, Traffic, u32, u32);
+type VolumesKey = InjectOptions;
+
+thread_local! {
+    static PROXY: Slot<ProxyKey> = const { RefCell::new(None) };
+    static INIT: Slot<InitKey> = const { RefCell::new(None) };
+    static VOLUMES: Slot<VolumesKey> = const { RefCell::new(None) };
+}
+
 /// The proxy container.
 pub(crate) fn proxy_container(plan: &Plan, opts: &InjectOptions) -> Node {
+    let key = (plan.image.clone(), plan.resources.clone(), opts.clone());
+    cached(&PROXY, key, || build_proxy_container(plan, opts))
+}
+
+fn build_proxy_container(plan: &Plan, opts: &InjectOptions) -> Node {
     let args = [
         "run".to_string(),
         "--control-plane".into(),
@@ -261,6 +301,17 @@ pub(crate) fn proxy_container(plan: &Plan, opts: &InjectOptions) -> Node {
 
 /// The init container installing the iptables rules; `uid`/`gid` are the proxy's.
 pub(crate) fn init_container(plan: &Plan, uid: u32, gid: u32) -> Node {
+    let key = (
+        plan.image.clone(),
+        plan.resources.clone(),
+        plan.traffic.clone(),
+        uid,
+        gid,
+    );
+    cached(&INIT, key, || build_init_container(plan, uid, gid))
+}
+
+fn build_init_container(plan: &Plan, uid: u32, gid: u32) -> Node {
     map([
         ("name", Node::str(INIT_CONTAINER)),
         ("image", Node::str(plan.image.as_str())),
@@ -290,6 +341,14 @@ pub(crate) fn init_container(plan: &Plan, uid: u32, gid: u32) -> Node {
 
 /// The pod volumes the proxy mounts.
 pub(crate) fn volumes(opts: &InjectOptions) -> Vec<Node> {
+    let all = cached(&VOLUMES, opts.clone(), || Node::Seq(build_volumes(opts)));
+    match all {
+        Node::Seq(v) => v,
+        _ => Vec::new(),
+    }
+}
+
+fn build_volumes(opts: &InjectOptions) -> Vec<Node> {
     vec![
         map([
             ("name", Node::str(VOLUME_RUNTIME)),

@@ -109,8 +109,9 @@ fn transform(
     let Some(mut doc) = doc else {
         return Ok(false);
     };
+    let f = frame(&chunk.text);
     // The line errors point at: the document's first line of content.
-    let lead = frame(&chunk.text).header.lines().count();
+    let lead = f.header.lines().count();
     let place = Place {
         file,
         line: chunk.first_line + lead,
@@ -148,7 +149,6 @@ fn transform(
     if !changed {
         return Ok(false);
     }
-    let f = frame(&chunk.text);
     out.push_str(f.header);
     if f.needs_marker {
         out.push_str("---\n");

@@ -60,27 +60,32 @@ impl<R: BufRead> Splitter<R> {
         }
     }
 
-    fn read_line(&mut self) -> Result<Option<String>, SplitError> {
+    /// Reads the next line into `self.buf` (reused: no allocation per line). Returns false
+    /// at the end of the input.
+    fn read_line(&mut self) -> Result<bool, SplitError> {
         self.buf.clear();
         let n = self
             .reader
             .read_until(b'\n', &mut self.buf)
             .map_err(SplitError::Io)?;
         if n == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         self.line_no += 1;
-        match String::from_utf8(std::mem::take(&mut self.buf)) {
-            Ok(s) => Ok(Some(s)),
-            Err(e) => {
-                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let column = String::from_utf8_lossy(valid).chars().count() + 1;
-                Err(SplitError::NotUtf8 {
-                    line: self.line_no,
-                    column,
-                })
-            }
+        if let Err(e) = std::str::from_utf8(&self.buf) {
+            let valid = &self.buf[..e.valid_up_to()];
+            let column = String::from_utf8_lossy(valid).chars().count() + 1;
+            return Err(SplitError::NotUtf8 {
+                line: self.line_no,
+                column,
+            });
         }
+        Ok(true)
+    }
+
+    fn line(&self) -> &str {
+        // Checked by read_line.
+        std::str::from_utf8(&self.buf).unwrap_or_default()
     }
 }
 
@@ -93,9 +98,9 @@ impl<R: BufRead> Iterator for Splitter<R> {
             self.has_content = !is_bare_marker(&marker);
         }
         while !self.done {
-            let line = match self.read_line() {
-                Ok(Some(l)) => l,
-                Ok(None) => {
+            match self.read_line() {
+                Ok(true) => {}
+                Ok(false) => {
                     self.done = true;
                     break;
                 }
@@ -103,16 +108,20 @@ impl<R: BufRead> Iterator for Splitter<R> {
                     self.done = true;
                     return Some(Err(e));
                 }
-            };
-            if is_marker(&line, "---") && self.has_content {
-                self.carry = Some(line);
+            }
+            let line = self.line();
+            if is_marker(line, "---") && self.has_content {
+                self.carry = Some(line.to_string());
                 return Some(Ok(self.take(self.line_no)));
             }
-            let end = is_marker(&line, "...");
-            if !is_ignorable(&line) && !is_bare_marker(&line) {
-                self.has_content = true;
-            }
-            self.text.push_str(&line);
+            let end = is_marker(line, "...");
+            let content = !is_ignorable(line) && !is_bare_marker(line);
+            // Borrow ends before the fields are updated.
+            let line = std::mem::take(&mut self.buf);
+            self.text
+                .push_str(std::str::from_utf8(&line).unwrap_or_default());
+            self.buf = line;
+            self.has_content |= content;
             if end {
                 return Some(Ok(self.take(self.line_no + 1)));
             }
