@@ -10,6 +10,9 @@ use super::node::{Map, Node, Scalar, Style};
 
 /// Aliases may not expand a document past this many nodes (an alias bomb is a few lines).
 const MAX_NODES: usize = 1_000_000;
+/// Nor nest it deeper than this (the parser itself stops at 256 levels of text; aliases
+/// could stack those, and the writer recurses).
+const MAX_DEPTH: usize = 512;
 
 /// A syntax error in one document, with its position in that document's text (1-based).
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +47,8 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     root: Option<Node>,
-    anchors: HashMap<usize, (Node, usize)>,
+    /// Anchored nodes: (node, node count, depth).
+    anchors: HashMap<usize, (Node, usize, usize)>,
     nodes: usize,
 }
 
@@ -76,15 +80,21 @@ pub fn parse_document(text: &str) -> Result<Option<Node>, SyntaxError> {
                 });
                 b.count(1, &mark)?;
                 if anchor != 0 {
-                    b.anchors.insert(anchor, (node.clone(), 1));
+                    b.anchors.insert(anchor, (node.clone(), 1, 1));
                 }
                 b.complete(node, &mark)?;
             }
             Event::Alias(id) => {
-                let Some((node, size)) = b.anchors.get(&id).cloned() else {
+                let Some((node, size, depth)) = b.anchors.get(&id).cloned() else {
                     return Err(at(&mark, "alias to an unknown anchor"));
                 };
                 b.count(size, &mark)?;
+                if b.stack.len() + depth > MAX_DEPTH {
+                    return Err(at(
+                        &mark,
+                        format!("aliases nest the document deeper than {MAX_DEPTH} levels"),
+                    ));
+                }
                 b.complete(node, &mark)?;
             }
             Event::SequenceStart(_, anchor, _) => {
@@ -110,8 +120,8 @@ pub fn parse_document(text: &str) -> Result<Option<Node>, SyntaxError> {
                     None => return Err(at(&mark, "unbalanced collection end")),
                 };
                 if anchor != 0 {
-                    let size = count_nodes(&node);
-                    b.anchors.insert(anchor, (node.clone(), size));
+                    let (size, depth) = measure(&node);
+                    b.anchors.insert(anchor, (node.clone(), size, depth));
                 }
                 b.complete(node, &mark)?;
             }
@@ -175,17 +185,17 @@ impl Builder {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
-    match node {
-        Node::Scalar(_) => 1,
-        Node::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Node::Map(m) => {
-            1 + m
-                .iter()
-                .map(|(k, v)| count_nodes(k) + count_nodes(v))
-                .sum::<usize>()
-        }
-    }
+/// (node count, depth) of a tree.
+fn measure(node: &Node) -> (usize, usize) {
+    let children: Box<dyn Iterator<Item = &Node>> = match node {
+        Node::Scalar(_) => return (1, 1),
+        Node::Seq(items) => Box::new(items.iter()),
+        Node::Map(m) => Box::new(m.iter().flat_map(|(k, v)| [k, v])),
+    };
+    children.fold((1, 1), |(n, d), c| {
+        let (cn, cd) = measure(c);
+        (n + cn, d.max(cd + 1))
+    })
 }
 
 fn style_of(s: ScalarStyle) -> Style {
@@ -244,6 +254,15 @@ mod tests {
         }
         let e = parse_document(&bomb).expect_err("too big");
         assert!(e.message.contains("more than"), "{e:?}");
+        // Aliases stacking nesting: each level wraps the previous one 200 deep.
+        let mut deep = String::from("a0: &a0 x\n");
+        for i in 1..5 {
+            let open = "[".repeat(200);
+            let close = "]".repeat(200);
+            deep.push_str(&format!("a{i}: &a{i} {open}*a{}{close}\n", i - 1));
+        }
+        let e = parse_document(&deep).expect_err("too deep");
+        assert!(e.message.contains("deeper than"), "{e:?}");
     }
 
     #[test]
