@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_saphyr::granit_parser::{Event, Marker, Parser, ScalarStyle, Tag};
+use serde_saphyr::granit_parser::{Event, Marker, Options, Parser, ScalarStyle, Tag};
 
 use super::node::{Map, Node, Scalar, Style};
 
@@ -62,7 +62,11 @@ pub fn parse_document(text: &str) -> Result<Option<Node>, SyntaxError> {
         nodes: 0,
     };
     let mut documents = 0;
-    for next in Parser::new_from_str(text) {
+    // Comments are not part of the model (a changed document loses them anyway); not
+    // capturing them saves the parser work.
+    let mut options = Options::default();
+    options.set_emit_comments(false);
+    for next in Parser::new_from_str_with_options(text, options) {
         let (event, span) = next.map_err(|e| at(e.marker(), e.info()))?;
         let mark = span.start;
         match event {
