@@ -26,7 +26,8 @@ impl Default for Resources {
 /// Everything injection needs besides the document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InjectOptions {
-    /// The proxy image (also runs the iptables init step: it needs `iptables-restore`).
+    /// The proxy image (also runs the iptables init step: it needs `iptables-restore` and
+    /// `iptables-save`).
     pub proxy_image: String,
     /// The control plane's address as pods reach it (`MESH_CONTROL_PLANE` in the proxy).
     pub control_plane: String,
