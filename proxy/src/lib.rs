@@ -16,6 +16,7 @@
 //! - [`metrics`], [`access_log`], [`admin`].
 //! - [`proxy`]: start, apply, drain; [`config`]: reading snapshot files.
 //! - [`xds`]: control-plane mode: the config stream client (hello, apply, ACK/NACK, reconnect).
+//! - [`iptables`]: `mesh-proxy iptables`, the pod init step that redirects traffic to the proxy.
 
 pub mod access_log;
 pub mod admin;
@@ -23,6 +24,7 @@ pub mod authz;
 pub mod cluster;
 pub mod config;
 pub mod http;
+pub mod iptables;
 pub mod listener;
 pub mod metrics;
 pub mod proxy;

@@ -24,6 +24,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at startup: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve a static config snapshot, reloading it on change or SIGHUP; or, with
@@ -35,6 +37,12 @@ enum Command {
     ///       --token-file t --workload-file w.yaml
     ///   mesh-proxy run --control-plane 127.0.0.1:15010 --token-file t --workload-file w.yaml
     Run(RunArgs),
+    /// Install the iptables rules that send a pod's TCP traffic through its sidecar (the
+    /// pod's init step, as istio-iptables); --dry-run prints them.
+    ///
+    /// Example:
+    ///   mesh-proxy iptables -p 15001 -z 15006 -u 1337 -i '*' -b '*' -d 15020,15021 --dry-run
+    Iptables(mesh_proxy::iptables::IptablesArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -90,8 +98,11 @@ impl LogControl for Logs {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let Command::Run(args) = cli.command;
-    match run(args) {
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Iptables(args) => mesh_proxy::iptables::run(&args).map_err(anyhow::Error::from),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mesh-proxy: error: {}", describe(&e));
