@@ -1,7 +1,9 @@
 //! What the inspection commands (`proxy-status`, `proxy-config`, `analyze`, `stat`,
 //! `verify-install`) read, typed: the control plane's `/debug/proxies`, a proxy's admin
-//! `/config_dump`, and JSON answers in general. Also how they print ages ([`format`]).
+//! `/config_dump`, and JSON answers in general. Also how they print ages ([`format`]) and
+//! a proxy's config ([`config_tables`]).
 
+pub mod config_tables;
 pub mod format;
 
 use std::collections::BTreeMap;

@@ -10,6 +10,8 @@
 
 pub mod checks;
 pub mod probe;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 
@@ -141,59 +143,5 @@ impl Report {
         };
         out.push_str(&format!("Status check results are {verdict}\n"));
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_like_linkerd_check() {
-        let report = Report::new(vec![
-            Category {
-                category_name: "meshctl-control-plane".into(),
-                checks: vec![
-                    Check::ok("control plane answers on 127.0.0.1:15014"),
-                    Check::fail(
-                        "control plane process is running",
-                        "controlPlane (pid 42) is not running",
-                        "`meshctl install` restarts it",
-                    ),
-                ],
-            },
-            Category {
-                category_name: "meshctl-data-plane".into(),
-                checks: vec![Check::warn(
-                    "mTLS probe",
-                    "skipped: no workloads",
-                    "deploy some",
-                )],
-            },
-        ]);
-        assert!(!report.success);
-        assert_eq!(report.failures(), 1);
-        assert_eq!(
-            report.render(Style::plain()),
-            "meshctl-control-plane\n\
-             ---------------------\n\
-             √ control plane answers on 127.0.0.1:15014\n\
-             × control plane process is running\n    \
-             controlPlane (pid 42) is not running\n    \
-             hint: `meshctl install` restarts it\n\
-             \n\
-             meshctl-data-plane\n\
-             ------------------\n\
-             ‼ mTLS probe\n    \
-             skipped: no workloads\n    \
-             hint: deploy some\n\
-             \n\
-             Status check results are ×\n"
-        );
-        let warn_only = Report::new(vec![Category {
-            category_name: "x".into(),
-            checks: vec![Check::warn("w", "e", "h")],
-        }]);
-        assert!(warn_only.success, "warnings do not fail the run");
     }
 }
