@@ -278,12 +278,12 @@ async fn certificates_show_in_proxy_status_and_proxy_config_secrets() {
         &["proxy-config", "reviews-v1-0", "secrets", "-o", "json"],
     );
     let c: Value = serde_json::from_str(&json.stdout).unwrap();
-    let lifetime = c["not_after"].as_u64().unwrap() - c["not_before"].as_u64().unwrap();
+    let lifetime = c["notAfter"].as_u64().unwrap() - c["notBefore"].as_u64().unwrap();
     assert!((86_300..=86_500).contains(&lifetime), "{c}");
     let pem = std::fs::read_to_string(mesh.home().join("ca/root-cert.pem")).unwrap();
     let der = mesh_identity::x509::certs_from_pem(&pem).unwrap();
     let summary = mesh_identity::x509::summary(&der[0]).unwrap();
-    assert_eq!(c["trust_bundle"][0]["serial"], summary.serial.as_str());
+    assert_eq!(c["trustBundle"][0]["serial"], summary.serial.as_str());
 
     let plain_secrets = meshctl(&mesh, &["proxy-config", "details-v1-0", "secrets"]);
     assert!(plain_secrets.stdout.contains("holds no certificate"));

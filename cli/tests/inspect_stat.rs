@@ -71,7 +71,7 @@ async fn stat_shows_the_traffic_sent_with_exact_counts() {
     let r = &rows[1];
     assert_eq!(r["requests"], OK + FAILED, "{r}");
     assert_eq!(r["errors"], FAILED, "{r}");
-    let rate = r["success_rate"].as_f64().unwrap();
+    let rate = r["successRate"].as_f64().unwrap();
     assert!(
         (rate - OK as f64 / (OK + FAILED) as f64).abs() < 1e-9,
         "{r}"
@@ -81,14 +81,14 @@ async fn stat_shows_the_traffic_sent_with_exact_counts() {
         (Some(1), Some(1))
     );
     let (p50, p99) = (
-        r["latency_p50_ms"].as_f64().unwrap(),
-        r["latency_p99_ms"].as_f64().unwrap(),
+        r["latencyP50Ms"].as_f64().unwrap(),
+        r["latencyP99Ms"].as_f64().unwrap(),
     );
     assert!(p50 > 0.0 && p50 <= p99, "{r}");
     assert!(r["rps"].as_f64().unwrap() > 0.0, "{r}");
     // productpage received nothing: its row has no traffic.
     assert_eq!(rows[0]["requests"], 0);
-    assert_eq!(rows[0]["success_rate"], Value::Null);
+    assert_eq!(rows[0]["successRate"], Value::Null);
 
     let table = meshctl(&mesh, &["stat"]);
     table.expect_code(0);

@@ -14,7 +14,7 @@ const EXAMPLES: &str = "\
 Examples:
   meshctl stat
   meshctl stat --window 10s
-  meshctl stat -o json | jq '.[] | {name, requests, success_rate}'
+  meshctl stat -o json | jq '.[] | {name, requests, successRate}'
 Columns: MESHED = the workload's proxies connected / known; SUCCESS = share of requests not
 answered 5xx; RPS and latencies over the window (latencies are the request-weighted mean of
 each caller's quantiles when several callers reach a workload); TCP_CONN = TCP connections
@@ -88,6 +88,7 @@ pub struct Proxy {
 
 /// One workload's line.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Row {
     /// The workload.
     pub name: String,

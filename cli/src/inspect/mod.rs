@@ -142,8 +142,10 @@ pub struct BoundListener {
     pub bound: Option<SocketAddr>,
 }
 
-/// The certificate a proxy holds, as its `/config_dump` shows it.
+/// The certificate a proxy holds, as its `/config_dump` shows it (snake_case there; meshctl
+/// prints it in camelCase like the rest of its JSON).
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all(serialize = "camelCase"))]
 pub struct CertificateDump {
     /// `spiffe://cluster.local/ns/default/sa/reviews`.
     pub spiffe_id: String,
@@ -159,6 +161,7 @@ pub struct CertificateDump {
 
 /// One root of a proxy's trust bundle.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all(serialize = "camelCase"))]
 pub struct RootDump {
     pub subject: String,
     pub serial: String,
