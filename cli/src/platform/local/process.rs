@@ -107,6 +107,13 @@ pub fn record_of(
     let start_time = start_time(pid).ok_or_else(|| {
         io::Error::other(format!("process {pid} exited before it could be recorded"))
     })?;
+    // `spawn` returns once the child has entered execve, when the kernel may not have set up
+    // the new program's arguments yet (`/proc/PID/cmdline` reads empty for a moment). Wait
+    // for them, so the record is checkable (`is_running`) as soon as it is written.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while cmdline(pid).is_some_and(|a| a.is_empty()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     Ok(ProcessRecord {
         name: name.to_string(),
         pid,
@@ -180,7 +187,12 @@ mod tests {
         let argv: Vec<String> = ["sleep", "60"].map(String::from).to_vec();
         let mut child = spawn(&argv, dir.path(), &log).expect("spawn sleep");
         let record = record_of(&child, "sleeper", &argv, &log).expect("record");
-        assert!(is_running(&record));
+        assert!(
+            is_running(&record),
+            "{record:?} stat {:?} cmdline {:?}",
+            stat(record.pid),
+            cmdline(record.pid)
+        );
         // The same pid with another start time or command line is not ours.
         let reused = ProcessRecord {
             start_time: record.start_time + 1,
