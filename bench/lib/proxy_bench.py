@@ -20,7 +20,7 @@ import tools
 from procs import BenchError, Supervisor, UsageError, raise_on_termination_signals
 
 PACKAGES = {"wrk": "wrk", "haproxy": "haproxy", "nginx": "nginx-light"}
-MESH_PROXY_TARGETS = ("mesh-proxy-1hop", "mesh-proxy-2hop")
+MESH_PROXY_TARGETS = ("mesh-proxy-1hop", "mesh-proxy-2hop", "mesh-proxy-2hop-mtls")
 
 
 def main(args):
@@ -90,10 +90,14 @@ def measure(s, sup, tmp, names):
         for t in targets[k:] + targets[:k]:
             sat = saturate(s, t, s.sat_secs)
             lat = fixed_rate(s, t)
-            print(f"# round {r + 1}/{s.rounds} {t.name:<16} rps {sat['rps']:>9.0f}  p50 {lat['p50_us']:>5} us  "
+            print(f"# round {r + 1}/{s.rounds} {t.name:<20} rps {sat['rps']:>9.0f}  p50 {lat['p50_us']:>5} us  "
                   f"p99 {lat['p99_us']:>6} us  cpu {lat['cpu_us']:>8} us / {lat['requests']} req",
                   file=sys.stderr, flush=True)
             runs[t.name].append((sat, lat))
+    for t in targets:
+        if t.verify is not None:
+            measured = sum(sat["requests"] + lat["requests"] for sat, lat in runs[t.name])
+            print(f"# verified {t.name}: {t.verify(measured)}", flush=True)
     return [summarize(t, runs[t.name]) for t in targets]
 
 

@@ -5,14 +5,23 @@ sides with upstream connection reuse, and no access logging.
 """
 
 
-def mesh_proxy_snapshot(node, listener, direction, upstream, upstream_protocol):
+def mesh_proxy_snapshot(node, listener, direction, upstream, upstream_protocol,
+                        peer_authentication=None, upstream_tls=None, upstream_principal=None):
     """A mesh-proxy static snapshot (api/src/snapshot.rs): one HTTP listener routing every
-    authority to one cluster with one endpoint."""
+    authority to one cluster with one endpoint.
+
+    mTLS (the proxy then needs --cert-chain/--key/--trust-bundle): `peer_authentication`
+    (e.g. "STRICT") makes the listener terminate TLS; `upstream_tls` (e.g. "ISTIO_MUTUAL")
+    dials the endpoint over mTLS, which must prove `upstream_principal` (a SPIFFE ID; on an
+    inbound cluster it is the workload's own, for the destination_principal label)."""
+    listener_extra = f", peerAuthentication: {{mode: {peer_authentication}}}" if peer_authentication else ""
+    endpoint_extra = f', principal: "{upstream_principal}"' if upstream_principal else ""
+    cluster_extra = f"    tls: {{mode: {upstream_tls}}}\n" if upstream_tls else ""
     return f"""\
 version: "bench"
 node: {{workload: {node}, app: {node}, version: v1}}
 listeners:
-  - {{name: {direction}, address: "{listener}", direction: {direction}, protocol: http, routeConfig: routes}}
+  - {{name: {direction}, address: "{listener}", direction: {direction}, protocol: http, routeConfig: routes{listener_extra}}}
 routes:
   - name: routes
     virtualHosts:
@@ -21,8 +30,8 @@ clusters:
   - name: upstream
     service: upstream.default.svc.cluster.local
     protocol: {upstream_protocol}
-    endpoints: [{{address: "{upstream}", workload: upstream, app: upstream, version: v1}}]
-"""
+    endpoints: [{{address: "{upstream}", workload: upstream, app: upstream, version: v1{endpoint_extra}}}]
+{cluster_extra}"""
 
 
 def haproxy(listen, backend, workers):

@@ -9,6 +9,7 @@ import os
 import tools
 
 RSS_BUDGET_KB = 15 * 1024  # 15 MB
+MTLS_CPU_TARGET = 1.5  # mesh-proxy-2hop-mtls (both sidecars) CPU/req vs one plaintext haproxy hop
 
 
 def header(s, targets, skipped, tmp):
@@ -21,7 +22,12 @@ def header(s, targets, skipped, tmp):
     print(f"# latency+cpu: open-loop {s.rate:.0f} req/s over {s.rate_connections} keep-alive connections, {s.rate_secs}s per round; "
           "cpu = (utime+stime)/requests from /proc")
     print(f"# rounds: {s.rounds} (+{s.warmup_secs}s wrk warmup per target); figures are medians over rounds, RSS the max, CPU pooled over rounds")
-    print("# multi-process targets: nginx = master + workers summed; mesh-proxy-2hop = client + server sidecar summed (CPU and RSS)")
+    print("# multi-process targets: nginx = master + workers summed; mesh-proxy-2hop and mesh-proxy-2hop-mtls = "
+          "client + server sidecar summed (CPU and RSS)")
+    if "mesh-proxy-2hop-mtls" in targets:
+        print("# mtls: mesh-proxy-2hop-mtls = client sidecar =mTLS (TLS 1.3, HTTP/2, ISTIO_MUTUAL)=> server sidecar "
+              "(peerAuthentication STRICT); throwaway CA + SPIFFE certs from `mesh-bench certs`, checked after the run "
+              "in the server's /stats/prometheus (connection_security_policy=\"mutual_tls\")")
     print(f"# versions: {tools.version_of(['haproxy', '-v'])} | {tools.version_of(['nginx', '-v'])} | {tools.version_of(['wrk', '--version'])}")
     print(f"# targets: {', '.join(targets)}")
     for name, why in skipped.items():
@@ -38,13 +44,14 @@ def _fmt(v, digits=0):
 def results(s, rows, skipped):
     print()
     cols = ["target", "rps", "rps±%", "p50_us", "p90_us", "p99_us", "cpu_us/req", "rss_kb", "rate", "errors"]
-    print(f"{cols[0]:<17}" + "".join(f"{c:>11}" for c in cols[1:]))
+    w = max([17] + [len(r["target"]) + 1 for r in rows] + [len(n) + 1 for n in skipped])
+    print(f"{cols[0]:<{w}}" + "".join(f"{c:>11}" for c in cols[1:]))
     for r in rows:
         cells = [_fmt(r["rps"]), _fmt(r["rps_spread_pct"]), _fmt(r["p50_us"]), _fmt(r["p90_us"]), _fmt(r["p99_us"]),
                  _fmt(r["cpu_us_per_req"], 1), _fmt(r["rss_kb"]), _fmt(r["achieved_rate"]), str(r["errors"])]
-        print(f"{r['target']:<17}" + "".join(f"{c:>11}" for c in cells))
+        print(f"{r['target']:<{w}}" + "".join(f"{c:>11}" for c in cells))
     for name in skipped:
-        print(f"{name:<17}{'skipped':>11}")
+        print(f"{name:<{w}}{'skipped':>11}")
     print("# rps±% = (max - min) / median of the rounds' rps: large values mean a noisy machine")
     for r in rows:
         if r["achieved_rate"] < 0.9 * s.rate:
@@ -83,34 +90,49 @@ def _ratio(a, b):
 def ratios(rows):
     by = {r["target"]: r for r in rows}
     mp = by.get("mesh-proxy-1hop")
+    mtls = by.get("mesh-proxy-2hop-mtls")
     ha = by.get("haproxy")
     ng = by.get("nginx")
     direct = by.get("direct")
-    if mp is None:
+    if mp is None and mtls is None:
         print("ratios: n/a (mesh-proxy-1hop was not measured)")
         return
-    best = max((r for r in (ha, ng) if r), key=lambda r: r["rps"], default=None)
-    rps = _ratio(mp["rps"], best["rps"] if best else None)
-    cpu = _ratio(mp["cpu_us_per_req"], ha["cpu_us_per_req"] if ha else None)
-    mp_added = mp["p50_us"] - direct["p50_us"] if direct else None
-    ha_added = ha["p50_us"] - direct["p50_us"] if direct and ha else None
-    lat = _ratio(mp_added, ha_added)
-    rss = _ratio(mp["rss_kb"], RSS_BUDGET_KB)
 
     def show(v):
         return "n/a" if v is None else f"{v:.2f}"
 
-    best_name = best["target"] if best else "n/a"
-    print("ratios (mesh-proxy-1hop; informational, never a failure):")
-    print(f"  rps / max(haproxy, nginx) [{best_name}]    {show(rps):>6}  target >= 1.0  {_verdict(rps, 1.0, True)}")
-    print(f"  cpu_us_per_req / haproxy              {show(cpu):>6}  target <= 1.0  {_verdict(cpu, 1.0, False)}")
-    print(f"  added p50 vs direct / haproxy's       {show(lat):>6}  target <= 1.0  {_verdict(lat, 1.0, False)}"
-          f"  (mesh-proxy +{_fmt(mp_added)} us, haproxy +{_fmt(ha_added)} us)")
-    print(f"  rss_kb / 15 MB                        {show(rss):>6}  target <= 1.0  {_verdict(rss, 1.0, False)}")
+    rps = cpu = lat = rss = None
+    if mp is None:
+        print("ratios (mesh-proxy-1hop): n/a (mesh-proxy-1hop was not measured)")
+    else:
+        best = max((r for r in (ha, ng) if r), key=lambda r: r["rps"], default=None)
+        rps = _ratio(mp["rps"], best["rps"] if best else None)
+        cpu = _ratio(mp["cpu_us_per_req"], ha["cpu_us_per_req"] if ha else None)
+        mp_added = mp["p50_us"] - direct["p50_us"] if direct else None
+        ha_added = ha["p50_us"] - direct["p50_us"] if direct and ha else None
+        lat = _ratio(mp_added, ha_added)
+        rss = _ratio(mp["rss_kb"], RSS_BUDGET_KB)
+
+        best_name = best["target"] if best else "n/a"
+        print("ratios (mesh-proxy-1hop; informational, never a failure):")
+        print(f"  rps / max(haproxy, nginx) [{best_name}]    {show(rps):>6}  target >= 1.0  {_verdict(rps, 1.0, True)}")
+        print(f"  cpu_us_per_req / haproxy              {show(cpu):>6}  target <= 1.0  {_verdict(cpu, 1.0, False)}")
+        print(f"  added p50 vs direct / haproxy's       {show(lat):>6}  target <= 1.0  {_verdict(lat, 1.0, False)}"
+              f"  (mesh-proxy +{_fmt(mp_added)} us, haproxy +{_fmt(ha_added)} us)")
+        print(f"  rss_kb / 15 MB                        {show(rss):>6}  target <= 1.0  {_verdict(rss, 1.0, False)}")
+    mtls_cpu = None
+    if mtls is not None:
+        mtls_cpu = _ratio(mtls["cpu_us_per_req"], ha["cpu_us_per_req"] if ha else None)
+        print("ratios (mesh-proxy-2hop-mtls, both sidecars summed; informational, never a failure):")
+        print(f"  cpu_us_per_req / haproxy (one hop)    {show(mtls_cpu):>6}  target <= {MTLS_CPU_TARGET}  "
+              f"{_verdict(mtls_cpu, MTLS_CPU_TARGET, False)}  (mesh-proxy-2hop-mtls {_fmt(mtls['cpu_us_per_req'], 1)} us, "
+              f"haproxy {_fmt(ha['cpu_us_per_req'] if ha else None, 1)} us)")
+
     def r3(v):
         return None if v is None else round(v, 3)
 
     print(json.dumps({"bench": "proxy", "ratios": {
         "rps_vs_best_of_haproxy_nginx": r3(rps), "cpu_vs_haproxy": r3(cpu),
         "added_p50_vs_haproxy": r3(lat), "rss_vs_15mb": r3(rss),
+        "mtls_2hop_cpu_vs_haproxy": r3(mtls_cpu),
     }}, separators=(",", ":")))

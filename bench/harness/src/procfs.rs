@@ -56,6 +56,18 @@ impl Watched {
         }
         Ok(total)
     }
+
+    /// Peak resident memory (VmHWM, the kernel's high-water mark of VmRSS) of the whole tree,
+    /// in KiB: exact, where sampling VmRSS could miss a short peak.
+    pub fn peak_rss_kb(&self) -> anyhow::Result<u64> {
+        let mut total = 0;
+        for pid in &self.pids {
+            let status = fs::read_to_string(format!("/proc/{pid}/status"))
+                .with_context(|| format!("could not read /proc/{pid}/status: did it exit?"))?;
+            total += parse_status_kb(&status, "VmHWM:").unwrap_or(0);
+        }
+        Ok(total)
+    }
 }
 
 /// The roots and all their descendants, found by walking parent PIDs in `/proc`.
@@ -132,9 +144,13 @@ fn parse_stat(stat: &str) -> anyhow::Result<Stat> {
 }
 
 fn parse_vm_rss_kb(status: &str) -> Option<u64> {
+    parse_status_kb(status, "VmRSS:")
+}
+
+fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }
@@ -163,5 +179,6 @@ mod tests {
         let status = "Name:\tmesh-proxy\nVmPeak:\t  20000 kB\nVmRSS:\t    9876 kB\n";
         assert_eq!(parse_vm_rss_kb(status), Some(9876));
         assert_eq!(parse_vm_rss_kb("Name:\tkthreadd\n"), None);
+        assert_eq!(parse_status_kb(status, "VmPeak:"), Some(20000));
     }
 }
