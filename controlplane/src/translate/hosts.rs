@@ -2,7 +2,9 @@
 //! resource's namespace, wildcard hosts, `exportTo` visibility), and the authorities a
 //! client may use for a service.
 
-pub use mesh_api::istio::hosts::{is_exact, matches, resolve, split_service_host, visible};
+pub use mesh_api::istio::hosts::{
+    is_exact, match_specificity, matches, resolve, split_service_host, visible,
+};
 
 /// Every authority a client may use for `host` on `port`, as Kubernetes DNS search paths
 /// allow: `reviews` (only from the same namespace), `reviews.default`,

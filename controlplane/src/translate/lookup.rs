@@ -36,26 +36,15 @@ pub fn mesh_virtual_service<'a>(
             continue;
         }
         for h in &vs.spec.hosts {
-            let pattern = hosts::resolve(h, ns);
-            if !hosts::matches(&pattern, host) {
+            let Some(rank) = hosts::match_specificity(h, ns, host) else {
                 continue;
-            }
-            let rank = specificity(&pattern);
+            };
             if best.as_ref().is_none_or(|(b, _, _)| rank > *b) {
                 best = Some((rank, r, vs));
             }
         }
     }
     best.map(|(_, r, vs)| (r, vs))
-}
-
-/// Exact names beat wildcards; longer wildcards beat shorter ones.
-fn specificity(pattern: &str) -> usize {
-    if hosts::is_exact(pattern) {
-        usize::MAX
-    } else {
-        pattern.len()
-    }
 }
 
 /// The DestinationRule for `host` as the proxy sees it: visible, its `workloadSelector` (if
@@ -87,10 +76,9 @@ pub fn destination_rule<'a>(
                 continue;
             }
         }
-        let pattern = hosts::resolve(&dr.spec.host, ns);
-        if !hosts::matches(&pattern, host) {
+        let Some(specificity) = hosts::match_specificity(&dr.spec.host, ns, host) else {
             continue;
-        }
+        };
         let place = if ns == proxy.namespace {
             2
         } else if ns == service_ns {
@@ -98,7 +86,7 @@ pub fn destination_rule<'a>(
         } else {
             0
         };
-        let rank = (specificity(&pattern), place);
+        let rank = (specificity, place);
         if best.as_ref().is_none_or(|(b, _, _)| rank > *b) {
             best = Some((rank, r, dr));
         }
