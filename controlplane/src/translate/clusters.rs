@@ -80,7 +80,13 @@ fn cluster(env: &Env<'_>, key: &ClusterKey, warnings: &mut Warnings) -> Cluster 
     let Some(svc) = env.catalog.get(&key.host) else {
         return c;
     };
-    let dr = lookup::destination_rule(env.resources, &key.host, &svc.namespace, env.proxy);
+    let dr = lookup::destination_rule(
+        env.resources,
+        env.hosts,
+        &key.host,
+        &svc.namespace,
+        env.proxy,
+    );
     let subset = match (&dr, key.subset.as_str()) {
         (_, "") => None,
         (Some((_, dr)), name) => match lookup::subset(dr, name) {

@@ -16,6 +16,8 @@ use super::{hosts, lookup, Acc, ProxyView};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Env<'a> {
     pub resources: &'a [Resource],
+    /// `resources`' VirtualServices and DestinationRules by host.
+    pub hosts: &'a lookup::HostIndex,
     pub catalog: &'a Catalog,
     pub proxy: ProxyView<'a>,
     /// Default clusters of mesh workloads to ISTIO_MUTUAL (Istio's auto-mTLS).
@@ -85,7 +87,8 @@ pub(crate) fn resolve(
         },
     };
     if !dest.subset.is_empty() {
-        let dr = lookup::destination_rule(env.resources, &host, &svc.namespace, env.proxy);
+        let dr =
+            lookup::destination_rule(env.resources, env.hosts, &host, &svc.namespace, env.proxy);
         let defined = dr.is_some_and(|(_, dr)| lookup::subset(dr, &dest.subset).is_some());
         if !defined {
             acc.warnings.push(

@@ -32,8 +32,10 @@ pub fn gateway(
     let proxy = ProxyView::of(gw);
     let mut acc = Acc::default();
     let catalog = services::Catalog::build(input, proxy.namespace, &mut acc.warnings);
+    let index = lookup::HostIndex::build(input.resources);
     let env = Env {
         resources: input.resources,
+        hosts: &index,
         catalog: &catalog,
         proxy,
         // Gateways dial plain text unless a DestinationRule says ISTIO_MUTUAL.

@@ -1,6 +1,8 @@
 //! Which resource applies: the VirtualService for a host in the mesh, the DestinationRule
 //! (and subset) for a destination, as a given proxy sees them.
 
+use std::collections::HashMap;
+
 use mesh_api::istio::destination_rule::Subset;
 use mesh_api::istio::{DestinationRule, Resource, VirtualService};
 
@@ -17,16 +19,69 @@ pub fn namespace_of(r: &Resource) -> &str {
 /// The gateway name sidecars are bound to.
 pub const MESH: &str = "mesh";
 
+/// Which VirtualServices and DestinationRules can name a host: by the exact hosts they
+/// resolve to, plus every rule with a wildcard host. A proxy's translation looks up a rule
+/// for each of its services; with the index each lookup reads the few rules that can apply
+/// instead of every resource (1000 services x 3000 rules was ~1 s of CPU per proxy).
+#[derive(Debug, Default)]
+pub struct HostIndex {
+    exact: HashMap<String, Vec<usize>>,
+    wildcard: Vec<usize>,
+}
+
+impl HostIndex {
+    pub fn build(resources: &[Resource]) -> HostIndex {
+        let mut index = HostIndex::default();
+        for (i, r) in resources.iter().enumerate() {
+            let names: &[String] = match r {
+                Resource::VirtualService(vs) => &vs.spec.hosts,
+                Resource::DestinationRule(dr) => std::slice::from_ref(&dr.spec.host),
+                _ => continue,
+            };
+            for name in names {
+                let host = hosts::resolve(name, namespace_of(r));
+                if hosts::is_exact(&host) {
+                    index.exact.entry(host).or_default().push(i);
+                } else {
+                    index.wildcard.push(i);
+                }
+            }
+        }
+        index
+    }
+
+    /// The rules that may name `host`, in input order, each once (a superset: the caller
+    /// still matches each rule's hosts, so precedence is decided exactly as before).
+    fn candidates<'a>(
+        &self,
+        resources: &'a [Resource],
+        host: &str,
+    ) -> impl Iterator<Item = &'a Resource> {
+        let mut ids: Vec<usize> = self
+            .exact
+            .get(host)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        ids.extend(&self.wildcard);
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter().filter_map(move |i| resources.get(i))
+    }
+}
+
 /// The VirtualService routing `host` for sidecars (`gateways` empty or naming `mesh`),
 /// visible to the proxy. The most specific host pattern wins (exact before wildcards,
 /// longer wildcards first); among equals, the first in input order (Istio: the oldest).
 pub fn mesh_virtual_service<'a>(
     resources: &'a [Resource],
+    index: &HostIndex,
     host: &str,
     proxy: ProxyView<'_>,
 ) -> Option<(&'a Resource, &'a VirtualService)> {
     let mut best: Option<(usize, &Resource, &VirtualService)> = None;
-    for r in resources {
+    for r in index.candidates(resources, host) {
         let Resource::VirtualService(vs) = r else {
             continue;
         };
@@ -53,12 +108,13 @@ pub fn mesh_virtual_service<'a>(
 /// without its merging of several rules for one host).
 pub fn destination_rule<'a>(
     resources: &'a [Resource],
+    index: &HostIndex,
     host: &str,
     service_ns: &str,
     proxy: ProxyView<'_>,
 ) -> Option<(&'a Resource, &'a DestinationRule)> {
     let mut best: Option<((usize, u8), &Resource, &DestinationRule)> = None;
-    for r in resources {
+    for r in index.candidates(resources, host) {
         let Resource::DestinationRule(dr) = r else {
             continue;
         };

@@ -168,8 +168,10 @@ pub fn sidecar(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> Tr
     let view = ProxyView::of(proxy);
     let mut acc = Acc::default();
     let catalog = services::Catalog::build(input, view.namespace, &mut acc.warnings);
+    let index = lookup::HostIndex::build(input.resources);
     let env = destinations::Env {
         resources: input.resources,
+        hosts: &index,
         catalog: &catalog,
         proxy: view,
         auto_mtls: opts.auto_mtls,

@@ -25,7 +25,7 @@ pub(crate) fn build(env: &Env<'_>, acc: &mut Acc, address: SocketAddr) -> Outbou
     let mut virtual_hosts = Vec::new();
     for svc in env.catalog.services.values() {
         let http_ports: Vec<u16> = svc.http_ports().collect();
-        let vs = lookup::mesh_virtual_service(env.resources, &svc.host, env.proxy);
+        let vs = lookup::mesh_virtual_service(env.resources, env.hosts, &svc.host, env.proxy);
         for &port in &http_ports {
             let mut rs = Vec::new();
             if let Some((r, vs)) = vs {
