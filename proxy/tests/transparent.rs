@@ -63,9 +63,10 @@ fn missing_prerequisite() -> Option<&'static str> {
         ("ip", "-V"),
         ("iptables", "--version"),
         ("setpriv", "--version"),
+        ("python3", "--version"),
     ] {
         if !ok(Command::new(tool).arg(arg)) {
-            return Some("needs iproute2, iptables and setpriv");
+            return Some("needs iproute2, iptables, setpriv and python3");
         }
     }
     None
