@@ -51,10 +51,12 @@ async fn proxy_status_lists_synced_proxies_and_nacks_first() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_addr = taken.local_addr().unwrap();
     let bad = workload_with(&mesh, "ratings", "v1", |o| o.node.inbound = taken_addr).await;
-    let status = eventually(WAIT, "ratings NACKED in proxy-status", || async {
+    // The new service is pushed to the other two as well: they are STALE until they ACK it.
+    let status = eventually(WAIT, "ratings NACKED, the others SYNCED", || async {
         let run = meshctl(&mesh, &["proxy-status", "-o", "json"]);
         let v: Value = serde_json::from_str(&run.stdout).ok()?;
-        (v[0]["state"] == "NACKED").then_some(v)
+        let others_synced = v.as_array()?.iter().skip(1).all(|p| p["state"] == "SYNCED");
+        (v[0]["state"] == "NACKED" && others_synced).then_some(v)
     })
     .await;
     assert_eq!(status[0]["name"], bad.id());
