@@ -168,6 +168,18 @@ async fn answer(
     let mut resp = Response::new(Full::new(Bytes::from(name.clone())));
     resp.headers_mut()
         .insert("x-backend", name.parse().expect("name"));
+    // `x-respond-with: name=value` asks for a response header, so tests can watch the proxy
+    // change response headers the backend really sent.
+    for ask in parts.headers.get_all("x-respond-with") {
+        if let Some((k, v)) = ask.to_str().ok().and_then(|a| a.split_once('=')) {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                resp.headers_mut().append(k, v);
+            }
+        }
+    }
     let path = parts.uri.path().to_string();
     let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if let Some(up) = upgrade {

@@ -30,7 +30,7 @@ routes:
             rewrite: {uri: /v2/, authority: reviews-internal}
             headers:
               request: {set: {x-set: one}, add: {x-added: two}, remove: [x-drop-me]}
-              response: {set: {x-route: api}, remove: [x-backend-secret]}
+              response: {set: {x-route: api}, add: {x-served: mesh}, remove: [x-backend-secret]}
             route: [{cluster: v3}]
           - name: debug
             match: [{queryParams: {debug: {exact: "1"}}}, {uri: {regex: "/items/[0-9]+"}}]
@@ -153,14 +153,30 @@ async fn rewrite_and_header_operations() {
     let r = get_with(
         m.out,
         "http://reviews:9080/api/v1/books?id=7",
-        &[("x-drop-me", "1"), ("x-added", "one")],
+        &[
+            ("x-drop-me", "1"),
+            ("x-added", "one"),
+            ("x-respond-with", "x-backend-secret=s3cret"),
+            ("x-respond-with", "x-served=backend"),
+            ("x-respond-with", "x-route=backend"),
+        ],
     )
     .await;
     assert_eq!(r.status, 200);
+    let response = |name: &str| -> Vec<&str> {
+        r.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or(""))
+            .collect()
+    };
     assert_eq!(
-        r.headers.get("x-route").map(|v| v.as_bytes()),
-        Some(&b"api"[..])
+        response("x-route"),
+        ["api"],
+        "set replaces the backend's value"
     );
+    assert_eq!(response("x-served"), ["backend", "mesh"], "add appends");
+    assert!(response("x-backend-secret").is_empty(), "remove drops it");
     let seen = m.v3.seen();
     let last = seen.last().expect("v3 got the request");
     assert_eq!(last.uri, "/v2/books?id=7", "prefix rewritten, query kept");
