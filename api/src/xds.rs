@@ -52,7 +52,7 @@ use std::net::SocketAddr;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, SnapshotDelta};
 
 /// The HTTP path of the config stream.
 pub const STREAM_PATH: &str = "/mesh.config.v1/stream";
@@ -180,6 +180,14 @@ pub enum ProxyMessage {
 pub enum ServerMessage {
     /// A complete snapshot to apply atomically; `version` equals `snapshot.version`.
     Snapshot { version: String, snapshot: Snapshot },
+    /// What changed since `base`, the version the proxy runs ([`SnapshotDelta`]): the proxy
+    /// applies it to that snapshot and then runs `version`. A proxy that does not run `base`
+    /// NACKs it, and gets the full snapshot.
+    Delta {
+        version: String,
+        base: String,
+        delta: SnapshotDelta,
+    },
     /// The CA certificates (PEM) that peers' certificates must chain to. Sent on the TLS
     /// port only: first, then whenever it changes.
     #[serde(rename_all = "camelCase")]

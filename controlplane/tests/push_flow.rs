@@ -33,6 +33,12 @@ async fn applied_routing_reaches_every_proxy_and_survives_a_control_plane_crash(
     assert!(got.text().contains("created"), "{}", got.text());
     let rev = revision(&cp).await;
     cp.wait_synced(&ids, rev).await;
+    // The change went as a delta on the open streams: one full snapshot each, then deltas.
+    for p in [&v1, &v2] {
+        let st = p.client.status();
+        assert_eq!(st.snapshots_applied, 1, "{st:?}");
+        assert!(st.deltas_applied >= 1, "{st:?}");
+    }
     for _ in 0..5 {
         assert_eq!(
             reviews_via(v1.outbound()).await.as_deref(),

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesh_api::snapshot::Snapshot;
 use mesh_api::xds::{FrameDecoder, NodeIdentity, NodePort, ServerMessage};
 use mesh_controlplane::server::hub::{self, Cmd, HubOptions};
 use mesh_controlplane::server::status::{ProxyStatus, SyncState};
@@ -82,8 +83,12 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
     .await;
     assert_eq!(first.state, SyncState::Stale);
     let frame = frames_rx.borrow_and_update().clone().unwrap();
+    assert!(
+        frame.delta.is_none(),
+        "the first push has no base to be a delta of"
+    );
     let mut dec = FrameDecoder::new();
-    dec.push(&frame);
+    dec.push(&frame.full_bytes());
     let Some(ServerMessage::Snapshot { version, snapshot }) = dec.decode().unwrap() else {
         panic!("expected a snapshot");
     };
@@ -114,6 +119,33 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
     .await;
     assert_eq!(second.state, SyncState::Stale);
     let v2 = second.version_sent.clone().unwrap();
+    // The second push is also a delta against the first: applied to the first snapshot it
+    // gives the second in full.
+    let push2 = frames_rx.borrow_and_update().clone().unwrap();
+    let (base, delta) = push2.delta_bytes().expect("a delta after the first push");
+    assert_eq!(base, version);
+    let mut dec = FrameDecoder::new();
+    dec.push(&delta);
+    let Some(ServerMessage::Delta { delta, .. }) = dec.decode().unwrap() else {
+        panic!("expected a delta");
+    };
+    let mut running = snapshot.clone();
+    running.version = version.clone();
+    let applied = delta.apply(&running, &version, &v2).unwrap();
+    dec.push(&push2.full_bytes());
+    let Some(ServerMessage::Snapshot {
+        snapshot: full2, ..
+    }) = dec.decode().unwrap()
+    else {
+        panic!("expected a snapshot");
+    };
+    assert_eq!(
+        applied,
+        Snapshot {
+            version: v2.clone(),
+            ..full2
+        }
+    );
     tx.send(Cmd::Ack {
         id: "reviews-v1-0.default".into(),
         conn: 1,
@@ -170,4 +202,54 @@ async fn bursts_are_debounced_unchanged_snapshots_not_pushed_and_acks_tracked() 
     })
     .await;
     assert_eq!(nacked.error.as_deref(), Some("boom"));
+
+    // A proxy that cannot apply a delta (it does not run the base) NACKs it as a base
+    // mismatch: not a config error, the hub resends the same version in full.
+    store
+        .apply_yaml("vs.yaml", &vs("reviews", "7s"))
+        .await
+        .unwrap();
+    let fourth = eventually(WAIT, "the fourth push", || async {
+        me(&status).filter(|p| p.pushes == 4)
+    })
+    .await;
+    let v4 = fourth.version_sent.clone().unwrap();
+    assert!(frames_rx
+        .borrow_and_update()
+        .as_ref()
+        .unwrap()
+        .delta
+        .is_some());
+    tx.send(Cmd::Nack {
+        id: "reviews-v1-0.default".into(),
+        conn: 1,
+        version: v4.clone(),
+        error: "delta base mismatch: the delta applies to version \"x\" but this proxy runs \"y\""
+            .into(),
+    })
+    .await
+    .unwrap();
+    let resent = eventually(WAIT, "the full resend", || async {
+        me(&status).filter(|p| p.pushes == 5)
+    })
+    .await;
+    assert_eq!(resent.version_sent.as_deref(), Some(v4.as_str()));
+    assert_eq!(
+        resent.state,
+        SyncState::Stale,
+        "a base mismatch is not NACKED"
+    );
+    let push5 = frames_rx.borrow_and_update().clone().unwrap();
+    assert!(push5.delta.is_none(), "the resend is the full snapshot");
+    tx.send(Cmd::Ack {
+        id: "reviews-v1-0.default".into(),
+        conn: 1,
+        version: v4,
+    })
+    .await
+    .unwrap();
+    eventually(WAIT, "SYNCED after the full resend", || async {
+        me(&status).filter(|p| p.state == SyncState::Synced)
+    })
+    .await;
 }

@@ -176,6 +176,11 @@ impl Proxy {
     }
 
     /// Records a rejected config (bad file, bad snapshot) without changing anything.
+    /// The snapshot being served (with the version it was applied as).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.config.load().snapshot.clone()
+    }
+
     pub fn reject(&self, error: String) {
         tracing::error!(%error, "config rejected; keeping the last good config");
         self.shared

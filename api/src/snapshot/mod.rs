@@ -10,9 +10,11 @@
 //! Everything here is plain data. [`Snapshot::validate`] reports every structural problem at
 //! once (dangling names, duplicate names, weights, percentages, regexes) with a field path.
 
+pub mod delta;
 mod security;
 mod validate;
 
+pub use delta::{DeltaError, SnapshotDelta};
 pub use security::{
     AuthorizationRule, AuthzAction, AuthzFrom, AuthzOperation, AuthzRule, AuthzSource, AuthzTo,
     ClusterTls, ClusterTlsMode, MtlsMode, PeerAuthentication,

@@ -6,7 +6,8 @@
 //! both ways), on the control plane's plaintext port (h2c): it says hello with a workload
 //! identity and a real bootstrap token (issued from the control plane's token key in its CA
 //! directory, as `meshctl` does), and ACKs every snapshot version it receives as soon as the
-//! frame is complete and parsed as JSON. It does not build routing tables from the snapshot
+//! frame is complete and parsed as JSON; a delta it ACKs only when its base is the version
+//! it runs, and NACKs otherwise ("delta base mismatch", as mesh-proxy does). It does not build routing tables from the snapshot
 //! (a real proxy does; that cost is the proxy's, not the control plane's, and here it would
 //! take CPU from the control plane being measured on the same machine).
 //!
@@ -180,6 +181,12 @@ struct ServerFrame {
     #[serde(default)]
     #[allow(dead_code)]
     pem: Option<IgnoredAny>,
+    /// A delta's base: the version a proxy must run to apply it.
+    #[serde(default)]
+    base: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    delta: Option<IgnoredAny>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -572,15 +579,35 @@ async fn proxy(
         let mut body = resp.into_body();
         let mut dec = FrameDecoder::new();
         let mut bytes = 0u64;
+        let mut running: Option<String> = None;
         loop {
             while let Some(msg) = dec.decode::<ServerFrame>()? {
-                if msg.kind != "snapshot" {
-                    continue;
-                }
                 let version = msg.version.unwrap_or_default();
-                let ack = encode(&ProxyMessage::Ack {
-                    version: version.clone(),
-                })?;
+                let reply = match msg.kind.as_str() {
+                    "snapshot" => ProxyMessage::Ack {
+                        version: version.clone(),
+                    },
+                    // As mesh-proxy does: a delta applies only to the version it names.
+                    "delta" if msg.base == running => ProxyMessage::Ack {
+                        version: version.clone(),
+                    },
+                    "delta" => {
+                        let nack = encode(&ProxyMessage::Nack {
+                            version,
+                            error: format!(
+                                "delta base mismatch: the delta applies to version {:?} but this proxy runs {:?}",
+                                msg.base, running
+                            ),
+                        })?;
+                        if out.send(Bytes::from(nack)).await.is_err() {
+                            bail!("the config stream's request side closed");
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                running = Some(version.clone());
+                let ack = encode(&reply)?;
                 if out.send(Bytes::from(ack)).await.is_err() {
                     bail!("the config stream's request side closed");
                 }

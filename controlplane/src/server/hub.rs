@@ -12,7 +12,7 @@
 //! gateway target ports (80 -> 8080, 443 -> 8443: binding below 1024 needs root), else to
 //! itself ([`translate::gateway::local_port_map`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,13 +21,18 @@ use mesh_api::xds::{NodeIdentity, ProxyType};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::push::{self, OwnJson, Push, SharedDelta, SharedOutbound};
 use super::status::{ProxyStatus, SyncState};
 use crate::registry::{PortProtocol, Registry, ServicePort, Workload};
 use crate::store::ConfigStore;
-use crate::translate::{self, Input, SidecarOptions};
+use crate::translate::{self, Input, OutboundKey, SidecarOptions};
 
-/// Latest frame for one stream; the stream sends whatever is newest (older ones are moot).
-pub type FrameTx = watch::Sender<Option<Bytes>>;
+/// How a proxy's NACK of a delta it cannot apply begins ([`mesh_api::snapshot::DeltaError`]).
+const DELTA_BASE_MISMATCH: &str = "delta base mismatch";
+
+/// Latest push for one stream; the stream sends whatever is newest (older ones are moot):
+/// its delta frame when the stream last sent the delta's base, else its full frame.
+pub type FrameTx = watch::Sender<Option<Arc<Push>>>;
 
 /// What streams tell the hub. `conn` tells a reconnected proxy's streams apart.
 #[derive(Debug)]
@@ -92,6 +97,16 @@ struct Entry {
     connected_since: u64,
     pushes: u64,
     warnings: Vec<String>,
+    /// What the last push was made of (sidecars): the base of the next delta.
+    pushed: Option<Pushed>,
+    /// The proxy NACKed a delta whose base it does not run: send the full snapshot next.
+    full_next: bool,
+}
+
+#[derive(Debug)]
+struct Pushed {
+    shared: Arc<SharedOutbound>,
+    own_clusters: Vec<String>,
 }
 
 /// Runs until `shutdown` flips or every command sender is gone.
@@ -106,6 +121,7 @@ pub async fn run<S: ConfigStore + 'static>(
     let mut revisions = store.watch();
     let mut hub = Hub {
         entries: BTreeMap::new(),
+        registry_changed: false,
         deadline: None,
         opts,
         tx,
@@ -141,6 +157,9 @@ pub async fn run<S: ConfigStore + 'static>(
 
 struct Hub {
     entries: BTreeMap<String, Entry>,
+    /// Proxies came or went since the registry file was last written. Written at the
+    /// debounced push, not per connect: 2000 proxies connecting would rewrite it 2000 times.
+    registry_changed: bool,
     deadline: Option<Instant>,
     opts: HubOptions,
     tx: mpsc::Sender<Cmd>,
@@ -169,6 +188,8 @@ impl Hub {
                     connected_since: 0,
                     pushes: 0,
                     warnings: Vec::new(),
+                    pushed: None,
+                    full_next: false,
                 },
             );
             self.expire_later(id, 0);
@@ -226,9 +247,11 @@ impl Hub {
                         connected_since: unix_now(),
                         pushes: 0,
                         warnings: Vec::new(),
+                        pushed: None,
+                        full_next: false,
                     },
                 );
-                self.save();
+                self.registry_changed = true;
                 self.dirty();
             }
             Cmd::Ack { id, conn, version } => {
@@ -250,7 +273,11 @@ impl Hub {
                 if let Some(e) = self.entry(&id, conn) {
                     tracing::warn!(proxy = %id, %version, %error, "proxy rejected its config");
                     e.last_nack = Some(error.clone());
-                    if e.sent.last().is_some_and(|(v, _)| *v == version) {
+                    if error.starts_with(DELTA_BASE_MISMATCH) {
+                        // Not a config problem: the proxy missed a step. Resend in full.
+                        e.full_next = true;
+                        self.dirty();
+                    } else if e.sent.last().is_some_and(|(v, _)| *v == version) {
                         e.nack = Some(error);
                     }
                 }
@@ -270,7 +297,7 @@ impl Hub {
                 {
                     tracing::info!(proxy = %id, "grace period over: endpoints withdrawn");
                     self.entries.remove(&id);
-                    self.save();
+                    self.registry_changed = true;
                     self.dirty();
                 }
             }
@@ -283,6 +310,9 @@ impl Hub {
 
     /// Recomputes every connected proxy's snapshot; sends the ones that changed.
     fn push_all<S: ConfigStore>(&mut self, store: &S) {
+        if std::mem::take(&mut self.registry_changed) {
+            self.save();
+        }
         let revision = store.revision();
         let resources: Vec<_> = store
             .list(None, None)
@@ -301,21 +331,30 @@ impl Hub {
             resources: &resources,
             registry: &registry,
         };
-        // Identical snapshots are serialized once and the frame bytes shared.
-        let mut frames: HashMap<String, Bytes> = HashMap::new();
+        let mut plan = Plan {
+            input,
+            selector_keys: translate::selector_keys(&resources),
+            shared: HashMap::new(),
+            deltas: HashMap::new(),
+            frames: HashMap::new(),
+        };
         for (id, e) in &mut self.entries {
             let Some(tx) = &e.tx else { continue };
-            let t = translation(&input, e);
-            e.warnings = t.warnings.iter().map(ToString::to_string).collect();
-            let body = match serde_json::to_vec(&t.snapshot) {
-                Ok(b) => b,
+            let made = match e.node.proxy_type {
+                ProxyType::Sidecar => plan.sidecar(e),
+                ProxyType::Router => plan.gateway(e),
+            };
+            let (push, warnings, pushed) = match made {
+                Ok(m) => m,
                 Err(err) => {
                     tracing::error!(proxy = %id, error = %err, "cannot serialize a snapshot");
                     continue;
                 }
             };
-            let version = super::frame::version_of(&body);
-            if e.sent.last().is_some_and(|(v, _)| *v == version) {
+            e.warnings = warnings.iter().map(ToString::to_string).collect();
+            let version = push.version.clone();
+            let full_next = std::mem::take(&mut e.full_next);
+            if !full_next && e.sent.last().is_some_and(|(v, _)| *v == version) {
                 // Same config: remember it is current as of this revision too.
                 if let Some(last) = e.sent.last_mut() {
                     last.1 = revision;
@@ -323,14 +362,12 @@ impl Hub {
                 if e.acked.as_ref().is_some_and(|(v, _)| *v == version) {
                     e.acked = Some((version, revision));
                 }
+                e.pushed = pushed;
                 continue;
             }
-            let frame = frames
-                .entry(version.clone())
-                .or_insert_with(|| super::frame::snapshot_frame(&version, &body))
-                .clone();
-            tracing::debug!(proxy = %id, %version, revision, "pushing snapshot");
-            tx.send_replace(Some(frame));
+            tracing::debug!(proxy = %id, %version, revision, delta = push.delta.is_some(), "pushing snapshot");
+            tx.send_replace(Some(Arc::new(push)));
+            e.pushed = pushed;
             e.pushes += 1;
             e.sent.push((version, revision));
             if e.sent.len() > 8 {
@@ -383,29 +420,92 @@ impl Hub {
     }
 }
 
-/// The snapshot of one proxy: a sidecar's, or a gateway's.
-fn translation(input: &Input<'_>, e: &Entry) -> translate::Translation {
-    match e.node.proxy_type {
-        ProxyType::Sidecar => {
-            let opts = SidecarOptions {
-                outbound: e.node.outbound,
-                inbound: e.node.inbound,
-                version: String::new(),
-                // Automatic mTLS from proxies that hold a mesh certificate, toward those
-                // that hold one too (translate checks the endpoints).
-                auto_mtls: e.workload.principal.is_some(),
-            };
-            translate::sidecar(input, &e.workload, &opts)
-        }
-        ProxyType::Router => {
-            let ports = translate::gateway::local_port_map(
-                e.node
-                    .ports
-                    .iter()
-                    .filter_map(|p| Some((p.port, p.target_port?))),
-            );
-            translate::gateway(input, &e.workload, e.node.inbound.ip(), &ports, "")
-        }
+/// One push round's shared work: outbound parts by key, deltas between parts, and gateway
+/// frames by version (identical snapshots serialized once).
+struct Plan<'a> {
+    input: Input<'a>,
+    selector_keys: BTreeSet<String>,
+    shared: HashMap<OutboundKey, Arc<SharedOutbound>>,
+    /// By (old part, new part) pointer.
+    deltas: HashMap<(usize, usize), Arc<SharedDelta>>,
+    frames: HashMap<String, Bytes>,
+}
+
+type Made = (Push, Vec<translate::Warning>, Option<Pushed>);
+
+impl Plan<'_> {
+    fn sidecar(&mut self, e: &Entry) -> Result<Made, serde_json::Error> {
+        let auto_mtls = e.workload.principal.is_some();
+        let key = OutboundKey::of(&e.workload, auto_mtls, &self.selector_keys);
+        let shared = match self.shared.get(&key) {
+            Some(s) => s.clone(),
+            None => {
+                let part = translate::sidecar_outbound(&self.input, key.view(), auto_mtls);
+                let s = Arc::new(SharedOutbound::new(part)?);
+                self.shared.insert(key, s.clone());
+                s
+            }
+        };
+        let opts = SidecarOptions {
+            outbound: e.node.outbound,
+            inbound: e.node.inbound,
+            version: String::new(),
+            // Automatic mTLS from proxies that hold a mesh certificate, toward those that
+            // hold one too (translate checks the endpoints).
+            auto_mtls,
+        };
+        let own = OwnJson::new(translate::sidecar_own(&self.input, &e.workload, &opts))?;
+        let version = push::version(&own, &shared);
+        let delta = match (&e.pushed, e.sent.last()) {
+            (Some(before), Some((base, _))) if !e.full_next => {
+                let pair = (
+                    Arc::as_ptr(&before.shared) as usize,
+                    Arc::as_ptr(&shared) as usize,
+                );
+                let sd = match self.deltas.get(&pair) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = Arc::new(SharedDelta::between(&before.shared, &shared)?);
+                        self.deltas.insert(pair, d.clone());
+                        d
+                    }
+                };
+                let frame = push::delta_frame(&version, base, &own, &before.own_clusters, &sd)?;
+                Some((base.clone(), frame))
+            }
+            _ => None,
+        };
+        let mut warnings = shared.warnings().to_vec();
+        warnings.extend(own.warnings.iter().cloned());
+        let push = Push {
+            full: push::full_frame(&version, &own, &shared),
+            version,
+            delta,
+        };
+        let pushed = Pushed {
+            shared,
+            own_clusters: own.cluster_names,
+        };
+        Ok((push, warnings, Some(pushed)))
+    }
+
+    /// Gateways are few and their snapshots are their own: full frames only.
+    fn gateway(&mut self, e: &Entry) -> Result<Made, serde_json::Error> {
+        let ports = translate::gateway::local_port_map(
+            e.node
+                .ports
+                .iter()
+                .filter_map(|p| Some((p.port, p.target_port?))),
+        );
+        let t = translate::gateway(&self.input, &e.workload, e.node.inbound.ip(), &ports, "");
+        let body = serde_json::to_vec(&t.snapshot)?;
+        let version = super::frame::version_of(&body);
+        let frame = self
+            .frames
+            .entry(version.clone())
+            .or_insert_with(|| super::frame::snapshot_frame(&version, &body))
+            .clone();
+        Ok((Push::full(version, frame), t.warnings, None))
     }
 }
 

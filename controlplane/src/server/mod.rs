@@ -22,6 +22,7 @@ pub mod hub;
 pub mod listen;
 pub mod monitor;
 pub mod persist;
+pub mod push;
 pub mod sections;
 pub mod status;
 pub mod stream;

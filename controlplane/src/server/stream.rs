@@ -102,15 +102,23 @@ pub async fn handle(ctx: Arc<StreamCtx>, peer: &Peer, req: Request<Incoming>) ->
         );
     }
     tokio::spawn(read_acks(ctx.hub.clone(), id, conn, body, dec));
-    let snapshots = stream::unfold(rx, |mut rx| async move {
+    // Each push goes as its delta when this stream sent the delta's base, else in full (the
+    // first push, or one after pushes this stream skipped because newer ones replaced them).
+    let snapshots = stream::unfold((rx, None::<String>), |(mut rx, mut sent)| async move {
         loop {
             rx.changed().await.ok()?;
             let latest = rx.borrow_and_update().clone();
-            if let Some(frame) = latest {
-                return Some((frame, rx));
+            if let Some(push) = latest {
+                let chunks = match &push.delta {
+                    Some((base, delta)) if sent.as_ref() == Some(base) => delta.clone(),
+                    _ => push.full.clone(),
+                };
+                sent = Some(push.version.clone());
+                return Some((stream::iter(chunks), (rx, sent)));
             }
         }
-    });
+    })
+    .flatten();
     let frames = stream::iter(bundle)
         .chain(snapshots)
         .map(|f| Ok::<_, Infallible>(Frame::data(f)));

@@ -54,7 +54,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use mesh_api::istio::Resource;
-use mesh_api::snapshot::{Node, Snapshot};
+use mesh_api::snapshot::{Cluster, Listener, Node, RouteConfig, Snapshot};
 use serde::Serialize;
 
 use crate::registry::{Registry, Workload, DEFAULT_DOMAIN};
@@ -163,9 +163,40 @@ impl<'a> ProxyView<'a> {
 
 /// The sidecar of `proxy`: an explicit outbound listener routing to every visible service
 /// (VirtualService routes or a default route), the clusters those routes use, and an inbound
-/// listener forwarding to the local app.
+/// listener forwarding to the local app. The same as [`sidecar_outbound`] and [`sidecar_own`]
+/// put together, which is how the control plane builds it (sharing the outbound part).
 pub fn sidecar(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> Translation {
-    let view = ProxyView::of(proxy);
+    let out = sidecar_outbound(input, ProxyView::of(proxy), opts.auto_mtls);
+    let own = sidecar_own(input, proxy, opts);
+    let mut clusters = own.clusters;
+    clusters.extend(out.clusters);
+    clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut warnings = out.warnings;
+    warnings.extend(own.warnings);
+    Translation {
+        snapshot: Snapshot {
+            version: opts.version.clone(),
+            node: own.node,
+            listeners: own.listeners,
+            routes: vec![out.routes, own.routes],
+            clusters,
+        },
+        warnings,
+    }
+}
+
+/// A sidecar's outbound route table and clusters: everything that depends on the proxy only
+/// through its [`ProxyView`] (namespace and labels) and whether it holds a mesh certificate,
+/// not on its addresses. Proxies alike in those get the same part ([`OutboundKey`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboundPart {
+    pub routes: RouteConfig,
+    /// Sorted by name.
+    pub clusters: Vec<Cluster>,
+    pub warnings: Vec<Warning>,
+}
+
+pub fn sidecar_outbound(input: &Input<'_>, view: ProxyView<'_>, auto_mtls: bool) -> OutboundPart {
     let mut acc = Acc::default();
     let catalog = services::Catalog::build(input, view.namespace, &mut acc.warnings);
     let index = lookup::HostIndex::build(input.resources);
@@ -174,33 +205,120 @@ pub fn sidecar(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> Tr
         hosts: &index,
         catalog: &catalog,
         proxy: view,
-        auto_mtls: opts.auto_mtls,
-    };
-    let mut snapshot = Snapshot {
-        version: opts.version.clone(),
-        node: node_of(proxy),
-        ..Snapshot::default()
+        auto_mtls,
     };
     orphans::check(&env, &mut acc);
-    let out = outbound::build(&env, &mut acc, opts.outbound);
-    snapshot.listeners.push(out.listener);
-    snapshot.routes.push(out.routes);
+    let routes = outbound::routes(&env, &mut acc);
     // Istio's sidecars know a cluster per service port even without a route to it.
     acc.used.add_defaults(&catalog);
-    snapshot.clusters = clusters::build(&env, &acc.used, &mut acc.warnings);
+    let mut clusters = clusters::build(&env, &acc.used, &mut acc.warnings);
+    clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    OutboundPart {
+        routes,
+        clusters,
+        warnings: acc.warnings.into_vec(),
+    }
+}
+
+/// The part of a sidecar's snapshot that is its own: its node, both listeners (the inbound
+/// one with its PeerAuthentication and AuthorizationPolicies), the inbound route table and
+/// the inbound clusters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnPart {
+    pub node: Node,
+    /// Outbound, then inbound.
+    pub listeners: Vec<Listener>,
+    pub routes: RouteConfig,
+    /// Sorted by name.
+    pub clusters: Vec<Cluster>,
+    pub warnings: Vec<Warning>,
+}
+
+pub fn sidecar_own(input: &Input<'_>, proxy: &Workload, opts: &SidecarOptions) -> OwnPart {
+    let mut warnings = Warnings::default();
     let mut inb = inbound::build(proxy, opts.inbound);
     let mut pa = security::peer_authentication(input.resources, proxy);
     security::key_ports_by_listener(&mut pa, proxy, opts.inbound.port());
     inb.listener.peer_authentication = Some(pa);
-    inb.listener.authorization = security::authorization(input.resources, proxy, &mut acc.warnings);
-    snapshot.listeners.push(inb.listener);
-    snapshot.routes.push(inb.routes);
-    snapshot.clusters.extend(inb.clusters);
-    snapshot.clusters.sort_by(|a, b| a.name.cmp(&b.name));
-    Translation {
-        snapshot,
-        warnings: acc.warnings.into_vec(),
+    inb.listener.authorization = security::authorization(input.resources, proxy, &mut warnings);
+    inb.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    OwnPart {
+        node: node_of(proxy),
+        listeners: vec![outbound::listener(opts.outbound), inb.listener],
+        routes: inb.routes,
+        clusters: inb.clusters,
+        warnings: warnings.into_vec(),
     }
+}
+
+/// What a sidecar's [`OutboundPart`] depends on: proxies with equal keys get equal parts.
+/// Labels count only through the selectors in the resources (`sourceLabels` of VirtualService
+/// matches, DestinationRule `workloadSelector`), so the key keeps just the label keys those
+/// name: in a mesh without such selectors every sidecar of a namespace shares one part.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OutboundKey {
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub auto_mtls: bool,
+}
+
+impl OutboundKey {
+    pub fn of(proxy: &Workload, auto_mtls: bool, selector_keys: &BTreeSet<String>) -> OutboundKey {
+        OutboundKey {
+            namespace: proxy.namespace.clone(),
+            labels: proxy
+                .labels
+                .iter()
+                .filter(|(k, _)| selector_keys.contains(k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            auto_mtls,
+        }
+    }
+
+    /// The view the part is computed for (namespace and the labels that matter).
+    pub fn view(&self) -> ProxyView<'_> {
+        ProxyView {
+            namespace: &self.namespace,
+            labels: &self.labels,
+        }
+    }
+}
+
+/// Every label key a selector in `resources` reads from the proxy's labels while the outbound
+/// part is translated.
+pub fn selector_keys(resources: &[Resource]) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for r in resources {
+        match r {
+            Resource::VirtualService(vs) => {
+                let s = &vs.spec;
+                let http = s
+                    .http
+                    .iter()
+                    .flat_map(|h| h.matches.iter())
+                    .flat_map(|m| m.source_labels.keys());
+                let tcp = s
+                    .tcp
+                    .iter()
+                    .flat_map(|t| t.matches.iter())
+                    .flat_map(|m| m.source_labels.keys());
+                let tls = s
+                    .tls
+                    .iter()
+                    .flat_map(|t| t.matches.iter())
+                    .flat_map(|m| m.source_labels.keys());
+                keys.extend(http.chain(tcp).chain(tls).cloned());
+            }
+            Resource::DestinationRule(dr) => {
+                if let Some(sel) = &dr.spec.workload_selector {
+                    keys.extend(sel.match_labels.keys().cloned());
+                }
+            }
+            _ => {}
+        }
+    }
+    keys
 }
 
 /// Istio's peer metadata for a workload.

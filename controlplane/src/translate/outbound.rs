@@ -14,14 +14,9 @@ use super::{hosts, lookup, routes, Acc};
 /// The name of the outbound listener and of its route table.
 pub const OUTBOUND: &str = "outbound";
 
-/// The outbound listener and its route table.
-#[derive(Clone, Debug)]
-pub struct Outbound {
-    pub listener: Listener,
-    pub routes: RouteConfig,
-}
-
-pub(crate) fn build(env: &Env<'_>, acc: &mut Acc, address: SocketAddr) -> Outbound {
+/// The outbound route table. It does not depend on the listener's address, so proxies that
+/// see the same services and rules share it ([`super::sidecar_outbound`]).
+pub(crate) fn routes(env: &Env<'_>, acc: &mut Acc) -> RouteConfig {
     let mut virtual_hosts = Vec::new();
     for svc in env.catalog.services.values() {
         let http_ports: Vec<u16> = svc.http_ports().collect();
@@ -54,21 +49,23 @@ pub(crate) fn build(env: &Env<'_>, acc: &mut Acc, address: SocketAddr) -> Outbou
             });
         }
     }
-    Outbound {
-        listener: Listener {
-            name: OUTBOUND.into(),
-            address,
-            direction: Direction::Outbound,
-            mode: ListenerMode::Explicit,
-            protocol: Protocol::Http,
-            route_config: Some(OUTBOUND.into()),
-            cluster: None,
-            peer_authentication: None,
-            authorization: Vec::new(),
-        },
-        routes: RouteConfig {
-            name: OUTBOUND.into(),
-            virtual_hosts,
-        },
+    RouteConfig {
+        name: OUTBOUND.into(),
+        virtual_hosts,
+    }
+}
+
+/// The explicit outbound listener on `address`, serving [`routes`].
+pub fn listener(address: SocketAddr) -> Listener {
+    Listener {
+        name: OUTBOUND.into(),
+        address,
+        direction: Direction::Outbound,
+        mode: ListenerMode::Explicit,
+        protocol: Protocol::Http,
+        route_config: Some(OUTBOUND.into()),
+        cluster: None,
+        peer_authentication: None,
+        authorization: Vec::new(),
     }
 }

@@ -1,6 +1,10 @@
 //! The proxy's side of the config stream ([`mesh_api::xds`]): connect to the control plane,
 //! say hello, apply every snapshot it pushes (the first with [`Proxy::start`], later ones with
-//! [`Proxy::apply`]) and ACK or NACK it.
+//! [`Proxy::apply`]) and ACK or NACK it. After the first full snapshot on a stream the control
+//! plane usually sends deltas ([`mesh_api::snapshot::SnapshotDelta`]: the virtual hosts and
+//! clusters that changed); the proxy applies one to the snapshot it serves, and NACKs it
+//! ("delta base mismatch") when that is not the delta's base, which makes the control plane
+//! send the full snapshot.
 //!
 //! With TLS ([`ClientOptions::tls`], `--ca-root`) the proxy first gets a certificate from the
 //! control plane's CA ([`certs`]), then opens the stream over mTLS with it and serves
@@ -32,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mesh_api::snapshot::Snapshot;
+use mesh_api::snapshot::{DeltaError, Snapshot, SnapshotDelta};
 use mesh_api::xds::{encode, NodeIdentity, ProxyMessage};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -140,6 +144,9 @@ pub struct Status {
     pub connected: bool,
     /// The version being served.
     pub applied: Option<String>,
+    /// Full snapshots and deltas applied (ACKed) since start.
+    pub snapshots_applied: u64,
+    pub deltas_applied: u64,
     /// The last error: a rejected snapshot, a refused or failed connection.
     pub last_error: Option<String>,
     /// The proxy, once the first snapshot started it.
@@ -213,6 +220,29 @@ impl Applier {
                 Err(e.to_string())
             }
         }
+    }
+
+    /// Applies an incremental update ([`mesh_api::snapshot::SnapshotDelta`]) to the snapshot
+    /// being served. Refused, changing nothing, unless that snapshot is `base`.
+    pub async fn apply_delta(
+        &mut self,
+        version: &str,
+        base: &str,
+        delta: SnapshotDelta,
+    ) -> Result<(), String> {
+        let Some(p) = &self.proxy else {
+            return Err(DeltaError::Base {
+                base: base.to_string(),
+                running: "none (no snapshot yet)".to_string(),
+            }
+            .to_string());
+        };
+        let current = p.snapshot();
+        let snapshot = delta
+            .apply(&current, base, version)
+            .map_err(|e| e.to_string())?;
+        drop(current);
+        self.apply(snapshot).await
     }
 
     /// The proxy, once the first snapshot started it.

@@ -12,6 +12,7 @@ use http::{header, Request, StatusCode};
 use http_body_util::{BodyExt, Limited, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use mesh_api::snapshot::{Snapshot, SnapshotDelta};
 use mesh_api::xds::{encode, FrameDecoder, ProxyMessage, ServerMessage, CONTENT_TYPE, STREAM_PATH};
 use mesh_identity::TrustBundle;
 use tokio::sync::mpsc;
@@ -126,8 +127,21 @@ pub async fn run(
         let msg = dec
             .decode::<ServerMessage>()
             .map_err(|source| SessionError::Frame { addr, source })?;
-        let (version, mut snapshot) = match msg {
-            Some(ServerMessage::Snapshot { version, snapshot }) => (version, snapshot),
+        let (version, update) = match msg {
+            Some(ServerMessage::Snapshot { version, snapshot }) => {
+                (version, Update::Full(Box::new(snapshot)))
+            }
+            Some(ServerMessage::Delta {
+                version,
+                base,
+                delta,
+            }) => (
+                version,
+                Update::Delta {
+                    base,
+                    delta: Box::new(delta),
+                },
+            ),
             Some(ServerMessage::TrustBundle { pem }) => {
                 trust_bundle(link.trust, &pem);
                 continue;
@@ -152,12 +166,24 @@ pub async fn run(
                 continue;
             }
         };
-        snapshot.version = version.clone();
-        let reply = match applier.apply(snapshot).await {
+        let is_delta = matches!(update, Update::Delta { .. });
+        let applied = match update {
+            Update::Full(mut snapshot) => {
+                snapshot.version = version.clone();
+                applier.apply(*snapshot).await
+            }
+            Update::Delta { base, delta } => applier.apply_delta(&version, &base, *delta).await,
+        };
+        let reply = match applied {
             Ok(()) => {
                 let proxy = applier.proxy();
                 status.send_modify(|s| {
                     s.applied = Some(version.clone());
+                    if is_delta {
+                        s.deltas_applied += 1;
+                    } else {
+                        s.snapshots_applied += 1;
+                    }
                     s.last_error = None;
                     s.proxy = proxy;
                 });
@@ -211,4 +237,13 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// What a server message asks the proxy to run.
+enum Update {
+    Full(Box<Snapshot>),
+    Delta {
+        base: String,
+        delta: Box<SnapshotDelta>,
+    },
 }
