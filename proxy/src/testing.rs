@@ -3,7 +3,7 @@
 //! feature; not part of the proxy binary.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::{Proxy, ProxyOptions};
@@ -64,6 +64,10 @@ pub struct Seen {
 /// - `/delay/MS`: waits MS milliseconds, then 200;
 /// - `/bytes/N`: N bytes of body;
 /// - `/fail-first/N/KEY`: 503 for the first N requests with that KEY, then 200;
+/// - a `/gate/N/MS/KEY` prefix: the first N requests with that KEY are held until all N
+///   have arrived (10 s at most) and then answered together; later ones with that KEY are
+///   held MS milliseconds. The rest of the path is answered as above
+///   (`/gate/50/500/k/status/503`: fifty 503s at once, then slow 503s);
 /// - a request with `Upgrade:` gets 101 and an echo of every byte sent after;
 /// - anything else: 200 with the backend's name as body.
 ///
@@ -106,6 +110,7 @@ impl Backend {
         let conns = Arc::new(AtomicU64::new(0));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let counters: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let gates: Arc<Gates> = Arc::default();
         let (n, h, s, cn) = (name.to_string(), hits.clone(), seen.clone(), conns.clone());
         let task = tokio::spawn(async move {
             loop {
@@ -114,9 +119,17 @@ impl Backend {
                 };
                 cn.fetch_add(1, Ordering::SeqCst);
                 let (n, h, s, c) = (n.clone(), h.clone(), s.clone(), counters.clone());
+                let g = gates.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
-                        answer(n.clone(), h.clone(), s.clone(), c.clone(), always, req)
+                        let state = State {
+                            name: n.clone(),
+                            hits: h.clone(),
+                            seen: s.clone(),
+                            counters: c.clone(),
+                            gates: g.clone(),
+                        };
+                        answer(state, always, req)
                     });
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection_with_upgrades(TokioIo::new(stream), svc)
@@ -143,14 +156,64 @@ impl Backend {
     }
 }
 
-async fn answer(
+/// What one backend's requests share.
+struct State {
     name: String,
     hits: Arc<AtomicU64>,
     seen: Arc<Mutex<Vec<Seen>>>,
     counters: Arc<Mutex<HashMap<String, u64>>>,
+    gates: Arc<Gates>,
+}
+
+/// The `/gate/N/MS/KEY` prefix: per KEY, how many requests arrived and the signal that
+/// releases the first N.
+#[derive(Debug, Default)]
+struct Gates(Mutex<HashMap<String, (u64, Arc<tokio::sync::Notify>)>>);
+
+impl Gates {
+    /// Holds a request as `/gate/{n}/{ms}/{key}` says.
+    async fn pass(&self, n: u64, ms: u64, key: &str) {
+        let signal = {
+            let mut gates = self.0.lock().expect("gates");
+            let (arrived, signal) = gates.entry(key.to_string()).or_default();
+            *arrived += 1;
+            if *arrived == n {
+                signal.notify_waiters();
+                return;
+            }
+            (*arrived < n).then(|| signal.clone())
+        };
+        let Some(signal) = signal else {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            return;
+        };
+        let released = signal.notified();
+        tokio::pin!(released);
+        // Registered before the arrival count is read again, so the N-th arrival cannot be
+        // missed: `notify_waiters` wakes only the waiters registered when it runs.
+        released.as_mut().enable();
+        let all_in = {
+            let gates = self.0.lock().expect("gates");
+            gates.get(key).is_some_and(|(arrived, _)| *arrived >= n)
+        };
+        if !all_in {
+            let _ = tokio::time::timeout(Duration::from_secs(10), released).await;
+        }
+    }
+}
+
+async fn answer(
+    state: State,
     always: Option<u16>,
     mut req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let State {
+        name,
+        hits,
+        seen,
+        counters,
+        gates,
+    } = state;
     hits.fetch_add(1, Ordering::SeqCst);
     let upgrade = req
         .headers()
@@ -181,7 +244,12 @@ async fn answer(
         }
     }
     let path = parts.uri.path().to_string();
-    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let ["gate", n, ms, key, ..] = seg.as_slice() {
+        let (n, ms) = (n.parse().unwrap_or(0), ms.parse().unwrap_or(0));
+        gates.pass(n, ms, key).await;
+        seg.drain(..4);
+    }
     if let Some(up) = upgrade {
         *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         resp.headers_mut()
@@ -253,6 +321,29 @@ impl Got {
 /// (`http://reviews:9080/x`, explicit proxying) or origin-form (`/x`, then pass `Host`).
 pub async fn send(to: SocketAddr, req: Request<Full<Bytes>>) -> Result<Got, hyper::Error> {
     let stream = TcpStream::connect(to).await.expect("connect to proxy");
+    send_on(stream, req).await
+}
+
+/// Like [`send`], from source address `from`: any `127.x.y.z` on Linux, where all of
+/// 127.0.0.0/8 is loopback, so that tests can have clients with distinct IPs.
+pub async fn send_from(
+    from: IpAddr,
+    to: SocketAddr,
+    req: Request<Full<Bytes>>,
+) -> Result<Got, hyper::Error> {
+    let socket = match from {
+        IpAddr::V4(_) => TcpSocket::new_v4(),
+        IpAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .expect("client socket");
+    socket
+        .bind(SocketAddr::new(from, 0))
+        .unwrap_or_else(|e| panic!("bind the client to {from}: {e}"));
+    let stream = socket.connect(to).await.expect("connect to proxy");
+    send_on(stream, req).await
+}
+
+async fn send_on(stream: TcpStream, req: Request<Full<Bytes>>) -> Result<Got, hyper::Error> {
     let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     read_whole(tx.send_request(req).await?).await
@@ -279,6 +370,14 @@ async fn read_whole(resp: Response<Incoming>) -> Result<Got, hyper::Error> {
 /// GET an absolute-form URL through an explicit proxy (what `HTTP_PROXY` clients do).
 pub async fn get(proxy: SocketAddr, url: &str) -> Got {
     get_with(proxy, url, &[]).await
+}
+
+/// GET through an explicit proxy from source address `from` (see [`send_from`]).
+pub async fn get_from(from: IpAddr, proxy: SocketAddr, url: &str) -> Got {
+    let req = Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    send_from(from, proxy, req).await.expect("response")
 }
 
 pub async fn get_with(proxy: SocketAddr, url: &str, headers: &[(&str, &str)]) -> Got {

@@ -1,5 +1,6 @@
 //! What operators look at: the JSON access log, `/config_dump`, health, the Prometheus text.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,7 +26,12 @@ clusters:
 "#;
 
 async fn start(be: &Backend, log: Option<LogTarget>) -> std::sync::Arc<Proxy> {
-    let text = mesh_proxy::testing::fill(YAML, &[("be", be.addr.to_string())]);
+    start_to(be.addr, log).await
+}
+
+/// The proxy of [`YAML`] with its one endpoint at `be`.
+async fn start_to(be: SocketAddr, log: Option<LogTarget>) -> std::sync::Arc<Proxy> {
+    let text = mesh_proxy::testing::fill(YAML, &[("be", be.to_string())]);
     let snapshot =
         mesh_proxy::config::parse(std::path::Path::new("obs.yaml"), &text).expect("valid");
     let any = "127.0.0.1:0".parse().expect("addr");
@@ -99,6 +105,86 @@ async fn access_log_is_json_lines_with_envoy_keys() {
         seen[0].headers.get("traceparent").map(|h| h.as_bytes()),
         Some(tp.as_bytes())
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn access_log_carries_response_flags() {
+    // An endpoint where nothing listens: requests routed to it fail to connect (UF).
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let dir = std::env::temp_dir().join(format!("mesh-proxy-flags-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("access.log");
+    let _ = std::fs::remove_file(&path);
+    let p = start_to(dead, Some(LogTarget::File(path.clone()))).await;
+    let out = p.listener_addr("out").expect("bound");
+    let uf = get_with(out, "http://reviews:9080/a", &[("x-request-id", "rid-uf")]).await;
+    assert_eq!(uf.status, 503);
+    let nr = get_with(
+        out,
+        "http://ratings:9080/b?c=d",
+        &[("x-request-id", "rid-nr")],
+    )
+    .await;
+    assert_eq!(nr.status, 404);
+    let lines = eventually(Duration::from_secs(5), "two access-log lines", || async {
+        let text = std::fs::read_to_string(&path).ok()?;
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect();
+        (lines.len() >= 2).then_some(lines)
+    })
+    .await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let line = |id: &str| {
+        lines
+            .iter()
+            .find(|v| v["request_id"] == id)
+            .unwrap_or_else(|| panic!("a line for {id}: {lines:?}"))
+    };
+
+    let v = line("rid-uf");
+    assert_eq!(v["response_flags"], "UF", "{v}");
+    assert_eq!(v["response_code"], 503);
+    assert_eq!(v["method"], "GET");
+    assert_eq!(v["path"], "/a");
+    assert_eq!(v["authority"], "reviews:9080");
+    assert!(v["route_name"].is_string(), "routed: {v}");
+    assert_eq!(v["upstream_cluster"], "reviews");
+    assert_eq!(
+        v["upstream_host"],
+        dead.to_string(),
+        "the endpoint it tried"
+    );
+    assert_eq!(v["bytes_sent"], uf.body.len(), "the local reply's body");
+
+    let v = line("rid-nr");
+    assert_eq!(v["response_flags"], "NR", "{v}");
+    assert_eq!(v["response_code"], 404);
+    assert_eq!(v["method"], "GET");
+    assert_eq!(v["path"], "/b?c=d");
+    assert_eq!(v["authority"], "ratings:9080");
+    assert!(
+        v["route_name"].is_null() && v["upstream_cluster"].is_null(),
+        "no route, no cluster: {v}"
+    );
+    assert!(v["upstream_host"].is_null(), "{v}");
+    // The same flags in the metrics.
+    let text = scrape(&p).await;
+    for (code, flags) in [("503", "UF"), ("404", "NR")] {
+        assert_eq!(
+            metric_sum(
+                &text,
+                "istio_requests_total",
+                &[("response_code", code), ("response_flags", flags)]
+            ),
+            1.0,
+            "{code} {flags}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

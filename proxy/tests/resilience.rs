@@ -460,3 +460,183 @@ async fn least_request_avoids_the_busy_endpoint() {
         t.abort();
     }
 }
+
+async fn ejections(p: &Proxy) -> f64 {
+    metric_sum(
+        &scrape(p).await,
+        "envoy_cluster_outlier_detection_ejections_enforced_total",
+        &[],
+    )
+}
+
+/// Sends requests one at a time until `bad` has seen `hits` requests; returns when the
+/// request that brought it there was sent (a lower bound on when its outcome was reported).
+async fn send_until_hits(out: SocketAddr, bad: &Backend, hits: u64) -> Instant {
+    for _ in 0..20 {
+        let sent = Instant::now();
+        get(out, "http://svc/").await;
+        if bad.hits() >= hits {
+            assert_eq!(bad.hits(), hits, "one request at a time");
+            return sent;
+        }
+    }
+    panic!("{} never reached {hits} requests", bad.name)
+}
+
+/// Polls through the proxy until `bad` answers again; returns when that answer arrived (an
+/// upper bound on when the proxy picked it), asserting it was not before `not_before`.
+async fn wait_until_back(out: SocketAddr, bad: &Backend, not_before: Instant) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = get(out, "http://svc/").await;
+        let answered = Instant::now();
+        if r.backend() == Some(bad.name.as_str()) {
+            assert!(
+                answered >= not_before,
+                "{} back {:?} too early",
+                bad.name,
+                not_before - answered
+            );
+            return answered;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} still ejected after 10 s",
+            bad.name
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn outlier_detection_returns_the_endpoint_after_the_ejection_time() {
+    let good = Backend::start("good").await;
+    let bad = Backend::always("bad", 500).await;
+    let base = Duration::from_millis(300);
+    let (p, out) = proxy(
+        "",
+        "    loadBalancer: {simple: ROUND_ROBIN}\n    outlierDetection: {consecutive5xxErrors: 2, interval: 30s, baseEjectionTime: 300ms, maxEjectionPercent: 50}",
+        &[good.addr, bad.addr],
+    )
+    .await;
+    let ejected_from = send_until_hits(out, &bad, 2).await;
+    assert_eq!(ejections(&p).await, 1.0);
+    let back = wait_until_back(out, &bad, ejected_from + base).await;
+    assert_eq!(bad.hits(), 3, "the first request after the ejection time");
+    // It fails again: the second ejection in a row (no healthy interval between) lasts
+    // twice the base.
+    let ejected_from = send_until_hits(out, &bad, 4).await;
+    assert!(ejected_from >= back);
+    assert_eq!(ejections(&p).await, 2.0);
+    wait_until_back(out, &bad, ejected_from + 2 * base).await;
+}
+
+#[tokio::test]
+async fn max_ejection_percent_keeps_failing_endpoints_in_service() {
+    let good = Backend::start("good").await;
+    let bad = [
+        Backend::always("bad-1", 500).await,
+        Backend::always("bad-2", 500).await,
+        Backend::always("bad-3", 500).await,
+    ];
+    let (p, out) = proxy(
+        "",
+        "    loadBalancer: {simple: ROUND_ROBIN}\n    outlierDetection: {consecutive5xxErrors: 1, baseEjectionTime: 30s, maxEjectionPercent: 50}",
+        &[good.addr, bad[0].addr, bad[1].addr, bad[2].addr],
+    )
+    .await;
+    let mut codes = Vec::new();
+    for _ in 0..40 {
+        codes.push(get(out, "http://svc/").await.status.as_u16());
+    }
+    // 50% of 4: two of the three failing endpoints are ejected after their first 500; the
+    // third stays in service and keeps getting (and failing) requests.
+    assert_eq!(ejections(&p).await, 2.0, "{codes:?}");
+    let mut hits: Vec<u64> = bad.iter().map(Backend::hits).collect();
+    hits.sort_unstable();
+    assert_eq!(hits[..2], [1, 1], "two ejected at once: {hits:?}");
+    assert!(
+        hits[2] >= 10,
+        "the one over the cap still gets traffic: {hits:?}"
+    );
+    let failed = codes.iter().filter(|&&c| c == 500).count() as u64;
+    assert_eq!(failed, hits.iter().sum::<u64>(), "{codes:?}");
+    assert_eq!(good.hits() + failed, 40);
+}
+
+/// Envoy's default retry budget, as `cluster::limits` applies it: retries in flight at most
+/// 20% of the requests in flight to the cluster, and at least 3.
+const RETRY_BUDGET_PERCENT: u64 = 20;
+const RETRY_BUDGET_MIN: u64 = 3;
+
+#[tokio::test]
+async fn retry_budget_keeps_retries_from_multiplying_load() {
+    let b = Backend::start("down").await;
+    let attempts = 3u64;
+    let (p, out) = proxy(
+        &format!("retries: {{attempts: {attempts}, retryOn: 5xx}}"),
+        "",
+        &[b.addr],
+    )
+    .await;
+    let retries = |text: &str| metric_sum(text, "envoy_cluster_upstream_rq_retry", &[]) as u64;
+
+    // No pressure: a lone request gets every retry.
+    let r = get(out, "http://svc/status/503").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(b.hits(), 1 + attempts, "a lone request is retried");
+    assert_eq!(flags_count(&p, "503", "URX").await, 1.0);
+
+    // A storm: n requests in flight at once, all failing together (the backend holds the
+    // first n until all have arrived, and each retry for a second). A retry is granted
+    // only while fewer than max(3, 20% of the requests in flight) are held; a request
+    // refused one is answered at once, and a granted one holds its slot until it ends,
+    // which is after its retry's second at the backend. So while the n failures come
+    // back, at most max(3, 20% of n) requests ever hold a slot, each retrying at most
+    // `attempts` times: n + attempts x max(3, n/5) requests in all, not n x (1 + attempts).
+    let n = 50u64;
+    let before = b.hits();
+    let url = format!("http://svc/gate/{n}/1000/storm/status/503");
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { get(out, &url).await })
+        })
+        .collect();
+    for t in tasks {
+        let r = t.await.expect("client task");
+        assert_eq!(r.status, 503);
+        // Refused a retry or out of attempts, the client gets the upstream's own answer.
+        assert_eq!(
+            r.headers.get("x-backend").and_then(|v| v.to_str().ok()),
+            Some("down"),
+            "{:?}",
+            r.headers
+        );
+    }
+    let storm = b.hits() - before;
+    let budget = (n * RETRY_BUDGET_PERCENT / 100).max(RETRY_BUDGET_MIN);
+    assert!(
+        storm <= n + attempts * budget,
+        "{storm} requests reached the backend for {n}: more than {n} + {attempts} x {budget}"
+    );
+    assert!(
+        storm >= n + RETRY_BUDGET_MIN,
+        "at least {RETRY_BUDGET_MIN} requests retried: {storm} for {n}"
+    );
+    assert_eq!(
+        retries(&scrape(&p).await),
+        attempts + storm - n,
+        "every request past the first n is a counted retry"
+    );
+
+    // The budget is free again once the storm is over.
+    let before = b.hits();
+    let r = get(out, "http://svc/status/503").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        b.hits() - before,
+        1 + attempts,
+        "retried again without pressure"
+    );
+}

@@ -1,9 +1,11 @@
-//! Routing over real sockets: authority, URI, headers, method, query; weighted splits;
-//! rewrite, redirect, direct response; header operations; load balancing.
+//! Routing over real sockets: virtual hosts and `match.authority`, URI, headers, method,
+//! query; weighted splits; rewrite, redirect, direct response; header operations; load
+//! balancing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 
-use mesh_proxy::testing::{get, get_with, metric_sum, scrape, start_proxy, Backend};
+use mesh_proxy::testing::{get, get_from, get_with, metric_sum, scrape, start_proxy, Backend};
 
 const ROUTES: &str = r#"
 version: "1"
@@ -387,6 +389,122 @@ async fn consistent_hash_cookie_is_set_then_sticky() {
 
 #[tokio::test]
 async fn consistent_hash_on_source_ip_is_sticky() {
-    let (hits, _) = lb_counts("{consistentHash: {useSourceIp: true}}", 15, &[]).await;
-    assert_eq!(hits.iter().filter(|&&h| h == 15).count(), 1, "{hits:?}");
+    let (b, _proxy, out) = three_backends("{consistentHash: {useSourceIp: true}}").await;
+    // Clients on distinct loopback addresses, each over several connections (so from
+    // several source ports): the address alone picks the endpoint.
+    let mut by_source: HashMap<IpAddr, String> = HashMap::new();
+    for i in 2..=21u8 {
+        let from = IpAddr::from([127, 0, 0, i]);
+        let mut seen = BTreeSet::new();
+        for _ in 0..5 {
+            let r = get_from(from, out, "http://svc/").await;
+            assert_eq!(r.status, 200);
+            seen.insert(r.backend().unwrap_or("none").to_string());
+        }
+        assert_eq!(
+            seen.len(),
+            1,
+            "{from} always reaches one endpoint: {seen:?}"
+        );
+        by_source.insert(from, seen.into_iter().next().unwrap_or_default());
+    }
+    let endpoints: BTreeSet<&String> = by_source.values().collect();
+    assert!(
+        endpoints.len() > 1,
+        "20 source addresses spread over more than one endpoint: {by_source:?}"
+    );
+    assert_eq!(b.iter().map(Backend::hits).sum::<u64>(), 100);
+}
+
+const AUTHORITY: &str = r#"
+listeners:
+  - {name: out, address: "127.0.0.1:0", direction: outbound, routeConfig: out}
+routes:
+  - name: out
+    virtualHosts:
+      - name: any
+        domains: ["*"]
+        routes:
+          - name: exact
+            match: [{authority: {exact: api.example.com}}]
+            route: [{cluster: a}]
+          - name: prefix
+            match: [{authority: {prefix: "shop."}}]
+            route: [{cluster: b}]
+          - name: regex
+            match: [{authority: {regex: "v[0-9]+\\.internal(:[0-9]+)?"}}]
+            route: [{cluster: c}]
+clusters:
+  - {name: a, endpoints: [{address: "{a}"}]}
+  - {name: b, endpoints: [{address: "{b}"}]}
+  - {name: c, endpoints: [{address: "{c}"}]}
+"#;
+
+#[tokio::test]
+async fn routes_by_authority_exact_prefix_and_regex() {
+    let b = [
+        Backend::start("a").await,
+        Backend::start("b").await,
+        Backend::start("c").await,
+    ];
+    let vars = [
+        ("a", b[0].addr.to_string()),
+        ("b", b[1].addr.to_string()),
+        ("c", b[2].addr.to_string()),
+    ];
+    let proxy = start_proxy(AUTHORITY, &vars).await;
+    let out = proxy.listener_addr("out").expect("bound");
+    // The authority as an absolute-form URI names it, and as a Host header.
+    let via_host = |authority: &str| {
+        let req = http::Request::get("/")
+            .header("host", authority)
+            .body(Default::default())
+            .expect("req");
+        mesh_proxy::testing::send(out, req)
+    };
+    let cases = [
+        ("api.example.com", Some("a")),
+        ("shop.example.com", Some("b")),
+        ("shop.", Some("b")),
+        ("v2.internal", Some("c")),
+        ("v10.internal:8080", Some("c")),
+        // Exact is the whole authority; prefix is the start; the regex is anchored.
+        ("api.example.com.evil", None),
+        ("www.api.example.com", None),
+        ("www.shop.example.com", None),
+        ("v2.internal.example.com", None),
+        ("vx.internal", None),
+    ];
+    for (authority, want) in cases {
+        let by_uri = get(out, &format!("http://{authority}/")).await;
+        let by_host = via_host(authority).await.expect("response");
+        for (how, r) in [("URI", &by_uri), ("Host", &by_host)] {
+            match want {
+                Some(backend) => assert_eq!(
+                    (r.status.as_u16(), r.backend()),
+                    (200, Some(backend)),
+                    "{authority} by {how}"
+                ),
+                None => assert_eq!(
+                    (r.status.as_u16(), r.backend()),
+                    (404, None),
+                    "{authority} by {how} matches no route"
+                ),
+            }
+        }
+    }
+    let routed = cases.iter().filter(|(_, w)| w.is_some()).count() as u64;
+    assert_eq!(
+        b.iter().map(Backend::hits).sum::<u64>(),
+        2 * routed,
+        "unmatched authorities reach no backend"
+    );
+    assert_eq!(
+        metric_sum(
+            &scrape(&proxy).await,
+            "istio_requests_total",
+            &[("response_code", "404"), ("response_flags", "NR")]
+        ),
+        2.0 * (cases.len() as u64 - routed) as f64
+    );
 }

@@ -137,7 +137,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open the config store in {}", store_dir.display()))?,
         );
         let bind = |addr: SocketAddr, what: &'static str| async move {
-            TcpListener::bind(addr).await.with_context(|| {
+            listen(addr).with_context(|| {
                 format!("cannot listen on {addr} for {what} (is another control plane running? pass another address)")
             })
         };
@@ -213,6 +213,22 @@ fn load_ca(args: &RunArgs, dir: &std::path::Path) -> anyhow::Result<Ca> {
         }
     }
     Ok(ca)
+}
+
+/// A listener with a deep accept queue: after a control-plane restart every proxy reconnects
+/// at once, and a short queue (tokio's default is 1024) overflows while the control plane is
+/// busy sending first snapshots; the kernel then drops the handshakes it cannot queue and the
+/// proxies see resets. 4096 is Linux's default `somaxconn` cap, the depth Go servers such as
+/// istiod get.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 #[cfg(test)]

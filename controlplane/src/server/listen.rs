@@ -99,10 +99,14 @@ where
         let (ctx, peer) = (ctx.clone(), peer.clone());
         async move { Ok::<_, std::convert::Infallible>(route(ctx, &peer, req).await) }
     });
+    // istiod's defaults (`--keepaliveInterval 30s`, `--keepaliveTimeout 10s`). A proxy that
+    // exits closes its connection at once; pings find the ones that vanished silently. A
+    // shorter timeout cut busy proxies off: 2000 streams taking their first 2 MB snapshot
+    // at once answer a ping late, not never.
     let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     b.timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(5)))
-        .keep_alive_timeout(Duration::from_secs(5));
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
     if let Err(e) = b.serve_connection(TokioIo::new(io), svc).await {
         tracing::debug!(error = %e, "config connection ended");
     }

@@ -385,6 +385,8 @@ async fn attempts(
         };
         let last = retries >= max_retries || !replay.is_replayable();
         let req = head.build(body, last);
+        // A request holds at most one retry slot: the one for the retry in flight.
+        let mut granted = None;
         let failure = match attempt(tx, cluster, req, key, per_try, upgrade).await {
             Ok((resp, guards)) => {
                 let failure = Failure::Status(resp.status());
@@ -396,6 +398,18 @@ async fn attempts(
                         tx.flags |= ResponseFlags::URX;
                     }
                     return Ending::Upstream(resp, guards);
+                }
+                _retry_permit = None;
+                match cluster.limits.try_retry() {
+                    Some(permit) => granted = Some(permit),
+                    None => {
+                        // The retry budget is spent: the upstream's own answer goes back,
+                        // headers and body, as Envoy does on retry overflow.
+                        if retries > 0 {
+                            tx.flags |= ResponseFlags::URX;
+                        }
+                        return Ending::Upstream(resp, guards);
+                    }
                 }
                 failure
             }
@@ -424,7 +438,10 @@ async fn attempts(
         let can_retry = policy.is_some_and(|p| p.retriable(failure))
             && retries < max_retries
             && replay.is_replayable();
-        let permit = if can_retry {
+        let permit = if granted.is_some() {
+            granted
+        } else if can_retry {
+            _retry_permit = None;
             cluster.limits.try_retry()
         } else {
             None
@@ -451,8 +468,7 @@ async fn attempts(
                     ResponseFlags::UT | urx,
                     local::TIMEOUT,
                 ),
-                // Retriable status but no budget left: the caller already returned it above
-                // unless the budget refused; answer as the upstream did.
+                // Statuses got their retry slot (or went back as they were) above.
                 Failure::Status(s) => Ending::Local(s, urx, ""),
             };
         };
