@@ -138,7 +138,15 @@ pub async fn run<S: ConfigStore + 'static>(
         };
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(cmd) => hub.handle(cmd),
+                Some(cmd) => {
+                    hub.handle(cmd);
+                    // Take what else is queued before publishing the status once: 2000
+                    // proxies ACKing a push would otherwise rebuild the 2000-entry status
+                    // 2000 times (quadratic in the mesh size).
+                    while let Ok(cmd) = rx.try_recv() {
+                        hub.handle(cmd);
+                    }
+                }
                 None => break,
             },
             changed = revisions.changed() => {
