@@ -160,7 +160,7 @@ pub async fn handle(
     };
     let route = matched.route.clone();
     let matched_prefix = matched.matched_prefix.map(str::to_owned);
-    tx.route = Some(route.host.clone());
+    tx.route = Some(route.name.clone());
     tracing::debug!(%authority, virtual_host = %route.host, route = %route.cfg.name, "routed");
 
     if let Some(f) = &route.cfg.fault {

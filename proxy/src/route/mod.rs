@@ -37,6 +37,9 @@ pub struct CompiledRoute {
     pub cfg: Route,
     /// The virtual host's name, for logs and `/config_dump` readers.
     pub host: Arc<str>,
+    /// The access log's `route_name` (Envoy's `%ROUTE_NAME%`): the route's own name (a
+    /// VirtualService `http[].name`), or the virtual host's when the route has none.
+    pub name: Arc<str>,
     matches: Vec<CompiledMatch>,
     /// (cluster, cumulative weight); pick with a random number below `total_weight`.
     destinations: Vec<(Arc<str>, u32, usize)>,
@@ -212,9 +215,15 @@ impl CompiledRoute {
             })
             .collect::<Result<Vec<_>, CompileError>>()?;
         let (destinations, total_weight) = cumulative(&r.route);
+        let name = if r.name.is_empty() {
+            host.clone()
+        } else {
+            Arc::from(r.name.as_str())
+        };
         Ok(CompiledRoute {
             cfg: r.clone(),
             host,
+            name,
             matches,
             destinations,
             total_weight,
