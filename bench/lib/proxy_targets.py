@@ -223,6 +223,25 @@ def start_haproxy(sup, tmp, backend, s):
     return Target("haproxy", url, [proc.pid])
 
 
+def start_haproxy_2hop(sup, tmp, backend, s):
+    """The reference for the two-sidecar targets: two haproxies in a row, HTTP/2 with prior
+    knowledge (h2c) between them, as between two mesh-proxies."""
+    server_listen = f"127.0.0.1:{free_port()}"
+    client_listen = f"127.0.0.1:{free_port()}"
+    procs = []
+    for name, listen, upstream, bind_extra, server_extra in (
+        ("haproxy-2hop-server", server_listen, backend, " proto h2", ""),
+        ("haproxy-2hop-client", client_listen, server_listen, "", " proto h2"),
+    ):
+        config = write(os.path.join(tmp, f"{name}.cfg"),
+                       proxy_configs.haproxy(listen, upstream, s.workers, bind_extra, server_extra))
+        run_checked(["haproxy", "-c", "-q", "-f", config], f"checking the generated {name} config", timeout=30)
+        procs.append(sup.start(name, ["haproxy", "-db", "-f", config]))
+    url = f"http://{client_listen}/"
+    sup.wait_http_ok("haproxy-2hop", procs[1], url)
+    return Target("haproxy-2hop", url, [procs[1].pid, procs[0].pid])
+
+
 def start_nginx(sup, tmp, backend, s):
     prefix = os.path.join(tmp, "nginx")
     os.makedirs(prefix, exist_ok=True)
@@ -241,6 +260,7 @@ STARTERS = {
     "mesh-proxy-2hop": start_mesh_proxy_2hop,
     "mesh-proxy-2hop-mtls": start_mesh_proxy_2hop_mtls,
     "haproxy": start_haproxy,
+    "haproxy-2hop": start_haproxy_2hop,
     "nginx": start_nginx,
 }
 

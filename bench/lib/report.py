@@ -22,8 +22,8 @@ def header(s, targets, skipped, tmp):
     print(f"# latency+cpu: open-loop {s.rate:.0f} req/s over {s.rate_connections} keep-alive connections, {s.rate_secs}s per round; "
           "cpu = (utime+stime)/requests from /proc")
     print(f"# rounds: {s.rounds} (+{s.warmup_secs}s wrk warmup per target); figures are medians over rounds, RSS the max, CPU pooled over rounds")
-    print("# multi-process targets: nginx = master + workers summed; mesh-proxy-2hop and mesh-proxy-2hop-mtls = "
-          "client + server sidecar summed (CPU and RSS)")
+    print("# multi-process targets: nginx = master + workers summed; mesh-proxy-2hop, mesh-proxy-2hop-mtls and haproxy-2hop = "
+          "client + server proxy summed (CPU and RSS)")
     if "mesh-proxy-2hop-mtls" in targets:
         print("# mtls: mesh-proxy-2hop-mtls = client sidecar =mTLS (TLS 1.3, HTTP/2, ISTIO_MUTUAL)=> server sidecar "
               "(peerAuthentication STRICT); throwaway CA + SPIFFE certs from `mesh-bench certs`, checked after the run "
@@ -120,13 +120,18 @@ def ratios(rows):
         print(f"  added p50 vs direct / haproxy's       {show(lat):>6}  target <= 1.0  {_verdict(lat, 1.0, False)}"
               f"  (mesh-proxy +{_fmt(mp_added)} us, haproxy +{_fmt(ha_added)} us)")
         print(f"  rss_kb / 15 MB                        {show(rss):>6}  target <= 1.0  {_verdict(rss, 1.0, False)}")
-    mtls_cpu = None
+    mtls_cpu = mtls_vs_ha2 = ha2_vs_ha = None
+    ha2 = by.get("haproxy-2hop")
     if mtls is not None:
         mtls_cpu = _ratio(mtls["cpu_us_per_req"], ha["cpu_us_per_req"] if ha else None)
+        mtls_vs_ha2 = _ratio(mtls["cpu_us_per_req"], ha2["cpu_us_per_req"] if ha2 else None)
+        ha2_vs_ha = _ratio(ha2["cpu_us_per_req"] if ha2 else None, ha["cpu_us_per_req"] if ha else None)
         print("ratios (mesh-proxy-2hop-mtls, both sidecars summed; informational, never a failure):")
         print(f"  cpu_us_per_req / haproxy (one hop)    {show(mtls_cpu):>6}  target <= {MTLS_CPU_TARGET}  "
               f"{_verdict(mtls_cpu, MTLS_CPU_TARGET, False)}  (mesh-proxy-2hop-mtls {_fmt(mtls['cpu_us_per_req'], 1)} us, "
               f"haproxy {_fmt(ha['cpu_us_per_req'] if ha else None, 1)} us)")
+        print(f"  reference: haproxy-2hop / haproxy     {show(ha2_vs_ha):>6}  (two haproxies, h2c between, plain text)")
+        print(f"  cpu_us_per_req / haproxy-2hop         {show(mtls_vs_ha2):>6}  (same topology, ours with mTLS)")
 
     def r3(v):
         return None if v is None else round(v, 3)
@@ -135,4 +140,5 @@ def ratios(rows):
         "rps_vs_best_of_haproxy_nginx": r3(rps), "cpu_vs_haproxy": r3(cpu),
         "added_p50_vs_haproxy": r3(lat), "rss_vs_15mb": r3(rss),
         "mtls_2hop_cpu_vs_haproxy": r3(mtls_cpu),
+        "mtls_2hop_cpu_vs_haproxy_2hop": r3(mtls_vs_ha2), "haproxy_2hop_cpu_vs_haproxy": r3(ha2_vs_ha),
     }}, separators=(",", ":")))

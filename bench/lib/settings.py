@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from procs import UsageError
 
-ALL_TARGETS = ("direct", "mesh-proxy-1hop", "mesh-proxy-2hop", "mesh-proxy-2hop-mtls", "haproxy", "nginx")
+ALL_TARGETS = ("direct", "mesh-proxy-1hop", "mesh-proxy-2hop", "mesh-proxy-2hop-mtls", "haproxy", "haproxy-2hop", "nginx")
 
 
 @dataclass(frozen=True)
