@@ -184,14 +184,16 @@ fn bad_input_is_refused_before_anything_starts() {
         wrong_type.stderr
     );
 
-    // Gateways do not run on the local platform in this build: said up front.
-    let gw = mesh.install("default", &[]);
+    // A gateway needs the control plane: said up front.
+    let gw = mesh.install(
+        "default",
+        &["--set", "components.controlPlane.enabled=false"],
+    );
     gw.expect_code(1);
     assert!(
-        gw.stdout
-            .contains("--set components.ingressGateway.enabled=false"),
+        gw.stderr.contains("a gateway needs the control plane"),
         "{}",
-        gw.stdout
+        gw.all()
     );
     assert!(mesh.record().is_none(), "nothing started");
 }

@@ -20,7 +20,9 @@ use crate::ui::{self, Step};
 
 const EXAMPLES: &str = "\
 Examples:
+  meshctl install -y                               # default: control plane + ingress gateway
   meshctl install --profile minimal -y
+  meshctl install --set values.ingressGateway.port=9080 -y
   meshctl install --profile minimal --set values.controlPlane.monitoringPort=25014 -y
   meshctl install -f my-values.yaml --dry-run      # show what would run, start nothing
   meshctl profile dump default > my-values.yaml    # a starting point for -f";
@@ -211,6 +213,27 @@ async fn apply_spec(
             "  Apply Istio configuration with `meshctl apply -f FILE`; remove the mesh with \
              `meshctl uninstall`."
         );
+    }
+    for (c, g, label) in [
+        (
+            Component::IngressGateway,
+            &spec.values.ingress_gateway,
+            "ingressgateway",
+        ),
+        (
+            Component::EgressGateway,
+            &spec.values.egress_gateway,
+            "egressgateway",
+        ),
+    ] {
+        if c.enabled(spec) {
+            crate::outln!(
+                "  The {} serves a Gateway's port 80 on http://{}; bind VirtualServices to a \
+                 Gateway selecting istio: {label}.",
+                c.title().to_lowercase(),
+                std::net::SocketAddr::new(g.address, g.port),
+            );
+        }
     }
     Ok(())
 }

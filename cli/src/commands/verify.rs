@@ -15,8 +15,8 @@ Examples:
   meshctl verify-install -o json | jq '.categories[].checks[] | select(.result != \"success\")'
 Checks: the platform and what is installed; every process the mesh started is running (a
 dead one is named, with its log); the control plane answers and runs meshctl's version; the
-mesh's root certificate is valid (days to expiry); gateways are ready; every proxy is
-connected and SYNCED, none NACKED; and a probe request between two sidecars arrives over
+mesh's root certificate is valid (days to expiry); each installed gateway answers
+/healthz/ready on its health port and is SYNCED; every proxy is connected and SYNCED, none NACKED; and a probe request between two sidecars arrives over
 mutual TLS with the expected SPIFFE identities (skipped with ‼ when no two services run).
 √ passed, ‼ warning, × failed (with a hint). Exit 0 unless a check failed (×).";
 

@@ -77,14 +77,21 @@ pub struct ControlPlaneValues {
     pub log_level: String,
 }
 
-/// A gateway's listener.
+/// A gateway's listener and its own ports (admin, stats, health on 127.0.0.1). Each gateway
+/// has its own defaults, away from Istio's per-proxy 15000/15020/15021 a sidecar may hold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GatewayValues {
     /// The address it binds (a loopback address on the local platform).
     pub address: IpAddr,
-    /// The HTTP port.
+    /// The HTTP port (a Gateway server's port 80 maps to it).
     pub port: u16,
+    /// Its admin server (`/config_dump`, `/logging`; Istio's 15000).
+    pub admin_port: u16,
+    /// Its merged Prometheus metrics (Istio's 15020).
+    pub stats_port: u16,
+    /// Its `/healthz/ready` (Istio's 15021): 200 once it has its certificate and config.
+    pub health_port: u16,
 }
 
 /// Access logs on or off.
@@ -169,8 +176,14 @@ pub const LEAVES: &[Leaf] = &[
     leaf("values.controlPlane.logLevel", LeafType::Text),
     leaf("values.ingressGateway.address", LeafType::Ip),
     leaf("values.ingressGateway.port", LeafType::Port),
+    leaf("values.ingressGateway.adminPort", LeafType::Port),
+    leaf("values.ingressGateway.statsPort", LeafType::Port),
+    leaf("values.ingressGateway.healthPort", LeafType::Port),
     leaf("values.egressGateway.address", LeafType::Ip),
     leaf("values.egressGateway.port", LeafType::Port),
+    leaf("values.egressGateway.adminPort", LeafType::Port),
+    leaf("values.egressGateway.statsPort", LeafType::Port),
+    leaf("values.egressGateway.healthPort", LeafType::Port),
     leaf("values.accessLogs.enabled", LeafType::Bool),
     leaf("values.tracing.sampling", LeafType::Percent),
     leaf("values.certificates.ttl", LeafType::Duration),
@@ -230,33 +243,45 @@ impl MeshSpec {
             }
         }
         let v = &self.values;
-        let ports = [
-            (
-                "values.controlPlane.xdsPort",
-                v.control_plane.xds_port,
-                c.control_plane.enabled,
-            ),
+        let cp = c.control_plane.enabled;
+        let mut ports = vec![
+            ("values.controlPlane.xdsPort", v.control_plane.xds_port, cp),
             (
                 "values.controlPlane.xdsTlsPort",
                 v.control_plane.xds_tls_port,
-                c.control_plane.enabled,
+                cp,
             ),
             (
                 "values.controlPlane.monitoringPort",
                 v.control_plane.monitoring_port,
-                c.control_plane.enabled,
-            ),
-            (
-                "values.ingressGateway.port",
-                v.ingress_gateway.port,
-                c.ingress_gateway.enabled,
-            ),
-            (
-                "values.egressGateway.port",
-                v.egress_gateway.port,
-                c.egress_gateway.enabled,
+                cp,
             ),
         ];
+        for (g, on, keys) in [
+            (
+                &v.ingress_gateway,
+                c.ingress_gateway.enabled,
+                [
+                    "values.ingressGateway.port",
+                    "values.ingressGateway.adminPort",
+                    "values.ingressGateway.statsPort",
+                    "values.ingressGateway.healthPort",
+                ],
+            ),
+            (
+                &v.egress_gateway,
+                c.egress_gateway.enabled,
+                [
+                    "values.egressGateway.port",
+                    "values.egressGateway.adminPort",
+                    "values.egressGateway.statsPort",
+                    "values.egressGateway.healthPort",
+                ],
+            ),
+        ] {
+            let values = [g.port, g.admin_port, g.stats_port, g.health_port];
+            ports.extend(keys.into_iter().zip(values).map(|(k, p)| (k, p, on)));
+        }
         let enabled: Vec<_> = ports.iter().filter(|p| p.2).collect();
         for (i, a) in enabled.iter().enumerate() {
             if let Some(b) = enabled[..i].iter().find(|b| b.1 == a.1) {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::client::ApiClient;
 use crate::inspect::format::{age, timestamp, unix_now};
 use crate::inspect::{self, ProxyInfo};
-use crate::platform::local::process;
-use crate::platform::local::state::{InstallRecord, StateDir};
+use crate::platform::local::state::{InstallRecord, ProcessRecord, StateDir};
+use crate::platform::local::{launch, process};
 use crate::platform::Component;
 
 use super::{Category, Check};
@@ -273,37 +273,76 @@ pub async fn settled_proxies(api: &ApiClient) -> anyhow::Result<Vec<ProxyInfo>> 
     }
 }
 
-/// `meshctl-gateways`: each installed gateway's proxy is connected and its
-/// `/healthz/ready` answers 200.
-pub async fn gateways(install: Option<&InstallRecord>, proxies: &[ProxyInfo]) -> Category {
+/// `meshctl-gateways`: each gateway the install enables answers `/healthz/ready` 200 on its
+/// health port (from its process record) and is listed SYNCED by the control plane; any
+/// other gateway proxy (started by hand) answers ready on its admin port.
+pub async fn gateways(
+    install: Option<&InstallRecord>,
+    records: &[ProcessRecord],
+    proxies: &[ProxyInfo],
+) -> Category {
     let mut checks = Vec::new();
-    let routers: Vec<&ProxyInfo> = proxies.iter().filter(|p| p.is_gateway()).collect();
-    let wanted = [
-        (Component::IngressGateway, "ingressgateway"),
-        (Component::EgressGateway, "egressgateway"),
-    ];
-    for (component, label) in wanted {
-        let enabled = install.is_some_and(|i| component.enabled(&i.spec));
-        let found = routers
-            .iter()
-            .any(|p| p.labels.get("istio").is_some_and(|v| v == label));
-        if enabled && !found {
-            checks.push(Check::fail(
-                format!("the {} is connected", component.title().to_lowercase()),
-                format!(
-                    "the {} is installed, but no gateway proxy labelled istio={label} is \
-                     connected to the control plane",
-                    component.title().to_lowercase()
-                ),
-                &format!(
-                    "see its log in the state directory (logs/{}.log); `meshctl install` \
-                     restarts it",
-                    component.key()
-                ),
-            ));
+    let mut ours = Vec::new();
+    for component in [Component::IngressGateway, Component::EgressGateway] {
+        if !install.is_some_and(|i| component.enabled(&i.spec)) {
+            continue;
         }
+        let title = component.title().to_lowercase();
+        let log_hint = format!(
+            "see its log in the state directory (logs/{}.log); `meshctl install` restarts it",
+            component.key()
+        );
+        let record = records.iter().find(|r| r.name == component.key());
+        let health = record.and_then(|r| r.endpoints.get("health").copied());
+        let described = match health {
+            Some(h) => format!("the {title} answers ready on http://{h}/healthz/ready"),
+            None => format!("the {title} answers ready"),
+        };
+        let ready = match health {
+            None => Err(format!(
+                "the {title} is installed, but no process record names its health port"
+            )),
+            Some(h) => match ApiClient::new(h, TIMEOUT).get("/healthz/ready").await {
+                Ok(r) if r.status.is_success() => Ok(()),
+                Ok(r) => Err(format!("it answered {}: {}", r.status, r.body.trim())),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        checks.push(match ready {
+            Ok(()) => Check::ok(described),
+            Err(e) => Check::fail(described, e, &log_hint),
+        });
+        let Some(id) = launch::gateway_proxy_id(component) else {
+            continue;
+        };
+        match proxies.iter().find(|p| p.id == id) {
+            None => checks.push(Check::fail(
+                format!("the {title} is connected"),
+                format!("the {title} is installed, but the control plane lists no proxy {id}"),
+                &log_hint,
+            )),
+            Some(p) if p.state == "SYNCED" => {
+                checks.push(Check::ok(format!("the {title} ({id}) is SYNCED")))
+            }
+            Some(p) => checks.push(Check::fail(
+                format!("the {title} ({id}) is SYNCED"),
+                format!(
+                    "the control plane lists it {}{}",
+                    p.state,
+                    p.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+                &log_hint,
+            )),
+        }
+        ours.push(id);
     }
-    for p in routers {
+    for p in proxies
+        .iter()
+        .filter(|p| p.is_gateway() && !ours.contains(&p.id))
+    {
         let ready = match inspect::admin(p) {
             Ok(admin) => match admin.get("/healthz/ready").await {
                 Ok(r) if r.status.is_success() => Ok(()),
@@ -430,7 +469,8 @@ pub async fn all(state: &StateDir) -> Vec<super::Category> {
     };
     match settled_proxies(&api).await {
         Ok(list) => {
-            out.push(gateways(install.as_ref(), &list).await);
+            let records = state.records().unwrap_or_default();
+            out.push(gateways(install.as_ref(), &records, &list).await);
             out.push(proxies(&list, unix_now()));
             out.push(super::probe::run(&list).await);
         }

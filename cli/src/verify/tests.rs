@@ -79,19 +79,28 @@ async fn an_installed_gateway_whose_proxy_is_missing_fails() {
         .and_then(|p| p.spec().ok())
         .expect("default profile");
     let install = InstallRecord::new("default", &spec);
-    let category = checks::gateways(Some(&install), &[]).await;
+    let category = checks::gateways(Some(&install), &[], &[]).await;
     assert_eq!(
         lines(&category),
-        [(
-            Outcome::Error,
-            "the ingress gateway is connected".to_string()
-        )]
+        [
+            (
+                Outcome::Error,
+                "the ingress gateway answers ready".to_string()
+            ),
+            (
+                Outcome::Error,
+                "the ingress gateway is connected".to_string()
+            )
+        ]
     );
-    let check = &category.checks[0];
-    assert!(check
+    assert!(category.checks[0]
         .error
         .as_deref()
-        .is_some_and(|e| e.contains("no gateway proxy labelled istio=ingressgateway")));
+        .is_some_and(|e| e.contains("no process record names its health port")));
+    let check = &category.checks[1];
+    assert!(check.error.as_deref().is_some_and(
+        |e| e.contains("the control plane lists no proxy istio-ingressgateway-0.istio-system")
+    ));
     assert!(check
         .hint
         .as_deref()
@@ -99,7 +108,7 @@ async fn an_installed_gateway_whose_proxy_is_missing_fails() {
     let minimal = crate::profile::builtin("minimal")
         .and_then(|p| p.spec().ok())
         .expect("minimal profile");
-    let category = checks::gateways(Some(&InstallRecord::new("minimal", &minimal)), &[]).await;
+    let category = checks::gateways(Some(&InstallRecord::new("minimal", &minimal)), &[], &[]).await;
     assert_eq!(
         lines(&category),
         [(

@@ -22,24 +22,35 @@ pub fn meshctl_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_meshctl"))
 }
 
-/// Makes sure `mesh-controlplane` next to the meshctl under test (where meshctl looks first)
-/// is built from the current sources. `cargo test --workspace` has just built it; with
-/// `cargo test -p meshctl` alone it may be missing or older than the sources, and then it is
-/// built here.
-pub fn ensure_control_plane() {
+/// The programs meshctl runs (the control plane, and `mesh-proxy` for the gateways) with
+/// the source directories each is built from.
+const PROGRAMS: [(&str, &[&str]); 2] = [
+    (
+        "mesh-controlplane",
+        &["controlplane", "api", "identity", "Cargo.lock"],
+    ),
+    ("mesh-proxy", &["proxy", "api", "identity", "Cargo.lock"]),
+];
+
+/// Makes sure `mesh-controlplane` and `mesh-proxy` next to the meshctl under test (where
+/// meshctl looks first) are built from the current sources. `cargo test --workspace` has
+/// just built them; with `cargo test -p meshctl` alone they may be missing or older than the
+/// sources, and then they are built here.
+pub fn ensure_programs() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let bin = meshctl_bin();
         let dir = bin.parent().expect("bin dir");
-        let program = dir.join("mesh-controlplane");
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let sources = ["controlplane", "api", "identity", "Cargo.lock"].map(|p| root.join(p));
-        let built = std::fs::metadata(&program).and_then(|m| m.modified()).ok();
-        if built.is_some_and(|b| sources.iter().all(|s| newest(s) <= b)) {
-            return;
+        for (name, sources) in PROGRAMS {
+            let program = dir.join(name);
+            let built = std::fs::metadata(&program).and_then(|m| m.modified()).ok();
+            if built.is_some_and(|b| sources.iter().all(|s| newest(&root.join(s)) <= b)) {
+                continue;
+            }
+            build_program(dir, name);
+            assert!(program.exists(), "{name} was built");
         }
-        build_control_plane(dir);
-        assert!(program.exists());
     });
 }
 
@@ -56,21 +67,14 @@ fn newest(path: &Path) -> std::time::SystemTime {
     t
 }
 
-fn build_control_plane(dir: &Path) {
+fn build_program(dir: &Path, name: &str) {
     let target = dir.parent().expect("target dir");
     let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "-p",
-        "mesh-controlplane",
-        "--bin",
-        "mesh-controlplane",
-    ])
-    .env("CARGO_TARGET_DIR", target)
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args(["build", "--quiet", "-p", name, "--bin", name])
+        .env("CARGO_TARGET_DIR", target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
     // Variables cargo sets for this test process would leak into the nested build and make
     // build scripts that watch them (ring watches CARGO_MANIFEST_DIR) rerun, and everything
     // after them rebuild.
@@ -93,8 +97,8 @@ fn build_control_plane(dir: &Path) {
     if profile != "debug" {
         cmd.args(["--profile", profile]);
     }
-    let status = cmd.status().expect("run cargo build for mesh-controlplane");
-    assert!(status.success(), "cargo build -p mesh-controlplane failed");
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "cargo build -p {name} failed");
 }
 
 /// One finished meshctl run.
@@ -133,22 +137,64 @@ impl Run {
     }
 }
 
+/// A gateway's ports: its HTTP port, admin, stats, health.
+#[derive(Clone, Copy, Debug)]
+pub struct GatewayPorts {
+    pub http: SocketAddr,
+    pub admin: SocketAddr,
+    pub stats: SocketAddr,
+    pub health: SocketAddr,
+}
+
+impl GatewayPorts {
+    fn free() -> GatewayPorts {
+        GatewayPorts {
+            http: free_addr(),
+            admin: free_addr(),
+            stats: free_addr(),
+            health: free_addr(),
+        }
+    }
+
+    /// `--set values.<key>.*Port=` for each.
+    fn flags(&self, key: &str) -> Vec<String> {
+        [
+            ("port", self.http),
+            ("adminPort", self.admin),
+            ("statsPort", self.stats),
+            ("healthPort", self.health),
+        ]
+        .iter()
+        .flat_map(|(k, a)| {
+            [
+                "--set".to_string(),
+                format!("values.{key}.{k}={}", a.port()),
+            ]
+        })
+        .collect()
+    }
+}
+
 /// A temporary MESHCTL_HOME with its own ports.
 pub struct Mesh {
     pub home: tempfile::TempDir,
     pub xds: SocketAddr,
     pub xds_tls: SocketAddr,
     pub monitoring: SocketAddr,
+    pub ingress: GatewayPorts,
+    pub egress: GatewayPorts,
 }
 
 impl Mesh {
     pub fn new() -> Mesh {
-        ensure_control_plane();
+        ensure_programs();
         Mesh {
             home: tempfile::tempdir().expect("temp MESHCTL_HOME"),
             xds: free_addr(),
             xds_tls: free_addr(),
             monitoring: free_addr(),
+            ingress: GatewayPorts::free(),
+            egress: GatewayPorts::free(),
         }
     }
 
@@ -156,9 +202,9 @@ impl Mesh {
         self.home.path()
     }
 
-    /// `--set` flags moving every port off its default.
+    /// `--set` flags moving every port (control plane and gateways) off its default.
     pub fn port_flags(&self) -> Vec<String> {
-        [
+        let mut flags: Vec<String> = [
             ("xdsPort", self.xds),
             ("xdsTlsPort", self.xds_tls),
             ("monitoringPort", self.monitoring),
@@ -170,7 +216,10 @@ impl Mesh {
                 format!("values.controlPlane.{k}={}", a.port()),
             ]
         })
-        .collect()
+        .collect();
+        flags.extend(self.ingress.flags("ingressGateway"));
+        flags.extend(self.egress.flags("egressGateway"));
+        flags
     }
 
     /// A meshctl command with this home, no colour, stdin closed (no terminal).
@@ -224,13 +273,24 @@ impl Mesh {
 
     /// The control plane's process record.
     pub fn record(&self) -> Option<serde_json::Value> {
-        let text = std::fs::read_to_string(self.home().join("pids/controlPlane.json")).ok()?;
+        self.record_of("controlPlane")
+    }
+
+    /// The process record `pids/<name>.json` (`controlPlane`, `ingressGateway`, ...).
+    pub fn record_of(&self, name: &str) -> Option<serde_json::Value> {
+        let path = self.home().join("pids").join(format!("{name}.json"));
+        let text = std::fs::read_to_string(path).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// The recorded control plane pid.
     pub fn pid(&self) -> Option<u32> {
-        self.record()?["pid"].as_u64().map(|p| p as u32)
+        self.pid_of("controlPlane")
+    }
+
+    /// The pid recorded for `name`.
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        self.record_of(name)?["pid"].as_u64().map(|p| p as u32)
     }
 
     /// `GET path` on the monitoring port: (status, body).

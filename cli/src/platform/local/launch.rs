@@ -1,16 +1,30 @@
 //! What to run for each component on the local platform: the program, its arguments, the
-//! addresses it binds (each with the `--set` key that moves it) and where to ask if it is
-//! ready. Pure: from the spec and the state directory to a [`Launch`].
+//! files it reads, the addresses it binds (each with the `--set` key that moves it) and where
+//! to ask if it is ready. Pure: from the spec and the state directory to a [`Launch`].
+//!
+//! A gateway is a `mesh-proxy` in control-plane mode whose workload file says
+//! `proxyType: router`. It connects to the control plane's TLS port with the mesh's root
+//! (`ca/root-cert.pem`), so it gets a mesh certificate from the CA with its bootstrap token.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use mesh_api::xds::{NodeIdentity, NodePort, ProxyType};
+
 use crate::platform::Component;
+use crate::profile::schema::GatewayValues;
 use crate::profile::MeshSpec;
 
 /// The control plane's program.
 pub const CONTROL_PLANE_PROGRAM: &str = "mesh-controlplane";
+/// The gateways' program.
+pub const PROXY_PROGRAM: &str = "mesh-proxy";
+/// Gateways live in Istio's namespace.
+pub const GATEWAY_NAMESPACE: &str = "istio-system";
+/// The trust domain of the tokens meshctl issues: the control plane's default, as meshctl
+/// does not pass `--trust-domain` to it yet (`values.certificates` is only recorded).
+pub const TRUST_DOMAIN: &str = "cluster.local";
 
 /// How to run one component.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,8 +39,175 @@ pub struct Launch {
     pub binds: Vec<(SocketAddr, &'static str)>,
     /// Addresses by role, recorded for other commands (`monitoring` is the config API).
     pub endpoints: BTreeMap<String, SocketAddr>,
-    /// `GET http://<ready>/version` answers 200 once it serves.
+    /// `GET http://<ready><ready_path>` answers 200 once it serves.
     pub ready: SocketAddr,
+    /// `/version` for the control plane, `/healthz/ready` for a proxy.
+    pub ready_path: &'static str,
+    /// Files written before it starts (a gateway's workload file), path and content.
+    pub files: Vec<(PathBuf, String)>,
+    /// A bootstrap token issued into a file (0600) before it starts.
+    pub token: Option<TokenFile>,
+}
+
+/// Where a bootstrap token goes and whom it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenFile {
+    /// The token file.
+    pub path: PathBuf,
+    /// The workload's namespace.
+    pub namespace: String,
+    /// The workload's service account.
+    pub service_account: String,
+}
+
+/// One gateway's names: Istio's, so Istio's Gateway selectors and docs apply unchanged.
+#[derive(Clone, Copy, Debug)]
+struct GatewayNames {
+    /// Service and workload (`istio-ingressgateway`).
+    service: &'static str,
+    /// Its `istio` label (`ingressgateway`).
+    istio: &'static str,
+    /// The `--set` keys of its port, admin, stats and health ports.
+    keys: [&'static str; 4],
+}
+
+fn gateway_names(component: Component) -> Option<GatewayNames> {
+    match component {
+        Component::ControlPlane => None,
+        Component::IngressGateway => Some(GatewayNames {
+            service: "istio-ingressgateway",
+            istio: "ingressgateway",
+            keys: [
+                "values.ingressGateway.port",
+                "values.ingressGateway.adminPort",
+                "values.ingressGateway.statsPort",
+                "values.ingressGateway.healthPort",
+            ],
+        }),
+        Component::EgressGateway => Some(GatewayNames {
+            service: "istio-egressgateway",
+            istio: "egressgateway",
+            keys: [
+                "values.egressGateway.port",
+                "values.egressGateway.adminPort",
+                "values.egressGateway.statsPort",
+                "values.egressGateway.healthPort",
+            ],
+        }),
+    }
+}
+
+/// How to run `component`.
+pub fn component(component: Component, spec: &MeshSpec, state: &Path) -> Launch {
+    match gateway_names(component) {
+        Some(names) => gateway(component, names, spec, state),
+        None => control_plane(spec, state),
+    }
+}
+
+/// The proxy id the control plane lists a gateway as (`istio-ingressgateway-0.istio-system`).
+pub fn gateway_proxy_id(component: Component) -> Option<String> {
+    gateway_names(component).map(|n| format!("{}-0.{GATEWAY_NAMESPACE}", n.service))
+}
+
+/// A gateway's workload: Istio's names and labels, its Gateway port 80 mapped to
+/// `values.<gateway>.port` on `values.<gateway>.address`.
+fn gateway_node(names: GatewayNames, v: &GatewayValues) -> NodeIdentity {
+    let listen = SocketAddr::new(v.address, v.port);
+    NodeIdentity {
+        name: format!("{}-0", names.service),
+        workload: names.service.to_string(),
+        service: names.service.to_string(),
+        namespace: GATEWAY_NAMESPACE.to_string(),
+        service_account: format!("{}-service-account", names.service),
+        labels: BTreeMap::from([
+            ("istio".to_string(), names.istio.to_string()),
+            ("app".to_string(), names.service.to_string()),
+        ]),
+        ports: vec![NodePort {
+            name: "http2".into(),
+            port: 80,
+            target_port: Some(v.port),
+        }],
+        // A router's listeners bind on the inbound IP; outbound and app are unused.
+        inbound: listen,
+        outbound: listen,
+        app: listen,
+        // mesh-proxy fills these from --admin-addr and --stats-addr.
+        admin: None,
+        stats: None,
+        proxy_type: ProxyType::Router,
+    }
+}
+
+/// A gateway (ingress or egress): `mesh-proxy run` against the control plane's TLS port.
+fn gateway(component: Component, names: GatewayNames, spec: &MeshSpec, state: &Path) -> Launch {
+    let v = match component {
+        Component::EgressGateway => &spec.values.egress_gateway,
+        _ => &spec.values.ingress_gateway,
+    };
+    let local = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let http = SocketAddr::new(v.address, v.port);
+    let (admin, stats, health) = (
+        local(v.admin_port),
+        local(v.stats_port),
+        local(v.health_port),
+    );
+    let control_plane = local(spec.values.control_plane.xds_tls_port);
+    let dir = state.join("gateways").join(component.key());
+    let workload_file = dir.join("workload.yaml");
+    let token_file = dir.join("token");
+    let node = gateway_node(names, v);
+    let workload = serde_saphyr::to_string(&node).unwrap_or_default();
+    let mut args = vec![
+        "run".to_string(),
+        "--control-plane".into(),
+        control_plane.to_string(),
+        "--ca-root".into(),
+        state.join("ca").join("root-cert.pem").display().to_string(),
+        "--token-file".into(),
+        token_file.display().to_string(),
+        "--workload-file".into(),
+        workload_file.display().to_string(),
+        "--admin-addr".into(),
+        admin.to_string(),
+        "--stats-addr".into(),
+        stats.to_string(),
+        "--health-addr".into(),
+        health.to_string(),
+        "--log-level".into(),
+        "info".into(),
+    ];
+    if spec.values.access_logs.enabled {
+        // Into the gateway's own log (logs/<gateway>.log).
+        args.extend(["--access-log".to_string(), "-".to_string()]);
+    }
+    let [port_key, admin_key, stats_key, health_key] = names.keys;
+    Launch {
+        component,
+        program: PROXY_PROGRAM,
+        args,
+        binds: vec![
+            (http, port_key),
+            (admin, admin_key),
+            (stats, stats_key),
+            (health, health_key),
+        ],
+        endpoints: BTreeMap::from([
+            ("http".to_string(), http),
+            ("admin".to_string(), admin),
+            ("stats".to_string(), stats),
+            ("health".to_string(), health),
+        ]),
+        ready: health,
+        ready_path: "/healthz/ready",
+        files: vec![(workload_file, workload)],
+        token: Some(TokenFile {
+            path: token_file,
+            namespace: node.namespace,
+            service_account: node.service_account,
+        }),
+    }
 }
 
 /// The control plane on 127.0.0.1 (plain text is only safe on loopback).
@@ -64,6 +245,9 @@ pub fn control_plane(spec: &MeshSpec, state: &Path) -> Launch {
             ("xdsTls".to_string(), xds_tls),
         ]),
         ready: monitoring,
+        ready_path: "/version",
+        files: Vec::new(),
+        token: None,
     }
 }
 
@@ -116,6 +300,60 @@ mod tests {
             .windows(2)
             .any(|w| w == ["--listen", "127.0.0.1:15010"]));
         assert_eq!(l.binds[1], (l.ready, "values.controlPlane.monitoringPort"));
+    }
+
+    #[test]
+    fn gateways_run_a_router_proxy_on_their_own_ports() {
+        let mut spec = crate::profile::builtin("demo")
+            .and_then(|p| p.spec().ok())
+            .expect("demo");
+        spec.values.control_plane.xds_tls_port = 25012;
+        let ingress = component(Component::IngressGateway, &spec, Path::new("/s"));
+        let egress = component(Component::EgressGateway, &spec, Path::new("/s"));
+        assert_eq!(ingress.program, PROXY_PROGRAM);
+        assert!(ingress
+            .args
+            .windows(2)
+            .any(|w| w == ["--control-plane", "127.0.0.1:25012"]));
+        assert!(ingress
+            .args
+            .windows(2)
+            .any(|w| w == ["--ca-root", "/s/ca/root-cert.pem"]));
+        assert_eq!(ingress.ready, "127.0.0.1:15121".parse().expect("addr"));
+        assert_eq!(ingress.ready_path, "/healthz/ready");
+        assert_eq!(
+            ingress.binds[0],
+            (
+                "127.0.0.1:8080".parse().expect("addr"),
+                "values.ingressGateway.port"
+            )
+        );
+        let workload = &ingress.files[0].1;
+        for want in [
+            "name: istio-ingressgateway-0",
+            "namespace: istio-system",
+            "proxyType: router",
+            "istio: ingressgateway",
+            "targetPort: 8080",
+        ] {
+            assert!(workload.contains(want), "{want}: {workload}");
+        }
+        assert!(egress.files[0].1.contains("istio: egressgateway"));
+        assert!(egress.files[0].1.contains("targetPort: 8081"));
+        // No two gateway ports are the same.
+        let mut all: Vec<_> = ingress
+            .binds
+            .iter()
+            .chain(&egress.binds)
+            .map(|b| b.0)
+            .collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 8);
+        assert_eq!(
+            gateway_proxy_id(Component::EgressGateway).as_deref(),
+            Some("istio-egressgateway-0.istio-system")
+        );
     }
 
     #[test]

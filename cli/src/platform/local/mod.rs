@@ -6,9 +6,15 @@ pub mod launch;
 pub mod process;
 pub mod state;
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
+
+use mesh_controlplane::ca::token::TOKEN_KEY_FILE;
+use mesh_controlplane::ca::{Identity, TokenAuthority};
 
 use super::{Change, Component, ComponentStatus, Platform, PlatformError, Problem, State, Stopped};
 use crate::client::ApiClient;
@@ -18,6 +24,18 @@ use state::{InstallRecord, Lock, ProcessRecord, StateDir};
 
 /// How long a running component gets to answer before install counts it unhealthy.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a gateway's bootstrap token is valid. The gateway uses it for its first
+/// certificate and after that renews with its certificate; the token is needed again only if
+/// the certificate expired (the gateway was cut off longer than its lifetime), and every
+/// start by `meshctl install` issues a fresh one.
+const TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Whether a running `record` is what `launch` (as `argv`) would start: same command line
+/// and same addresses (a gateway's HTTP port is in its workload file, not its arguments).
+fn same(record: &ProcessRecord, launch: &Launch, argv: &[String]) -> bool {
+    record.argv == argv && record.endpoints == launch.endpoints
+}
 
 /// The local platform over one state directory.
 #[derive(Debug)]
@@ -51,18 +69,9 @@ impl LocalPlatform {
         Ok(())
     }
 
-    /// How to run `component`, or why this build cannot run it here.
-    fn launch(&self, component: Component, spec: &MeshSpec) -> Result<Launch, String> {
-        match component {
-            Component::ControlPlane => Ok(launch::control_plane(spec, self.state.root())),
-            Component::IngressGateway | Component::EgressGateway => Err(format!(
-                "this meshctl build cannot run the {} on the local platform yet (gateways \
-                 arrive with a later release); install --profile minimal, or pass --set \
-                 components.{}.enabled=false",
-                component.title().to_lowercase(),
-                component.key()
-            )),
-        }
+    /// How to run `component`.
+    fn launch(&self, component: Component, spec: &MeshSpec) -> Launch {
+        launch::component(component, spec, self.state.root())
     }
 
     fn argv(launch: &Launch) -> Result<Vec<String>, String> {
@@ -81,11 +90,79 @@ impl LocalPlatform {
             .filter(process::is_running)
     }
 
-    async fn answers(addr: SocketAddr, timeout: Duration) -> bool {
-        ApiClient::new(addr, timeout)
-            .get("/version")
+    /// True when `launch`'s ready URL answers 200.
+    async fn answers(launch: &Launch, timeout: Duration) -> bool {
+        Self::readiness(launch, timeout).await.is_ok()
+    }
+
+    /// `Ok` when `launch`'s ready URL answers 200, else what it answered (a proxy says what
+    /// it waits for: `NOT READY: no certificate yet: ...`).
+    async fn readiness(launch: &Launch, timeout: Duration) -> Result<(), String> {
+        match ApiClient::new(launch.ready, timeout)
+            .get(launch.ready_path)
             .await
-            .is_ok_and(|r| r.status.is_success())
+        {
+            Ok(r) if r.status.is_success() => Ok(()),
+            Ok(r) => Err(format!("it answered {}: {}", r.status, r.body.trim())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Writes the files `launch` reads (workload file, bootstrap token) before it starts.
+    /// The token comes from the CA's key in the state directory, which the control plane
+    /// (installed first) created.
+    fn write_files(&self, launch: &Launch) -> Result<(), PlatformError> {
+        let io = |what: &str, path: &Path, e: std::io::Error| {
+            PlatformError(format!("cannot {what} {}: {e}", path.display()))
+        };
+        for (path, text) in &launch.files {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
+            }
+            std::fs::write(path, text).map_err(|e| io("write", path, e))?;
+        }
+        let Some(t) = &launch.token else {
+            return Ok(());
+        };
+        let ca = self.state.root().join("ca");
+        // Created by the control plane at its first start; one made here would be unknown
+        // to a control plane that already runs.
+        if !ca.join(TOKEN_KEY_FILE).exists() {
+            return Err(PlatformError(format!(
+                "cannot issue the {}'s bootstrap token: the control plane has not created \
+                 {}; check the control plane's log, then run `meshctl install` again",
+                launch.component.title().to_lowercase(),
+                ca.join(TOKEN_KEY_FILE).display()
+            )));
+        }
+        let tokens = TokenAuthority::load_or_create(&ca).map_err(|e| {
+            PlatformError(format!(
+                "cannot issue the {}'s bootstrap token from {}: {e}",
+                launch.component.title().to_lowercase(),
+                ca.display()
+            ))
+        })?;
+        let id = Identity::new(launch::TRUST_DOMAIN, &t.namespace, &t.service_account)
+            .map_err(|e| PlatformError(format!("cannot issue a bootstrap token: {e}")))?;
+        let token = tokens.issue(&id, TOKEN_TTL);
+        if let Some(dir) = t.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
+        }
+        // A fresh file, so it is 0600 from its first byte.
+        match std::fs::remove_file(&t.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("replace", &t.path, e))
+            }
+            _ => {}
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&t.path)
+            .map_err(|e| io("create", &t.path, e))?;
+        f.write_all(token.as_bytes())
+            .map_err(|e| io("write", &t.path, e))
     }
 
     /// Starts `argv` for `launch`, records it, waits until it is ready.
@@ -95,6 +172,7 @@ impl LocalPlatform {
         // Errors name the program that ran (next to meshctl, or found on PATH).
         let program = argv.first().cloned().unwrap_or_default();
         let title = launch.component.title();
+        self.write_files(launch)?;
         let mut child = process::spawn(&argv, self.state.root(), &log)
             .map_err(|e| PlatformError(format!("cannot start {}: {e}", argv.join(" "))))?;
         let mut record = match process::record_of(&child, key, &argv, &log) {
@@ -127,15 +205,18 @@ impl LocalPlatform {
                     process::log_tail(&log, 10)
                 )));
             }
-            if Self::answers(launch.ready, Duration::from_secs(1)).await {
-                return Ok(pid);
-            }
+            let last = match Self::readiness(launch, Duration::from_secs(1)).await {
+                Ok(()) => return Ok(pid),
+                Err(e) => e,
+            };
             if Instant::now() > deadline {
                 return Err(PlatformError(format!(
-                    "the {} ({program}, pid {pid}) did not answer on http://{}/version within \
-                     {:?}; see its log {} (a larger --timeout helps on a slow machine)",
+                    "the {} ({program}, pid {pid}) did not answer 200 on http://{}{} within \
+                     {:?} (last: {last}); see its log {} (a larger --timeout helps on a slow \
+                     machine)",
                     title.to_lowercase(),
                     launch.ready,
+                    launch.ready_path,
                     self.ready_timeout,
                     log.display()
                 )));
@@ -163,13 +244,7 @@ impl Platform for LocalPlatform {
                 component: Some(component),
                 message,
             };
-            let launch = match self.launch(component, spec) {
-                Ok(l) => l,
-                Err(m) => {
-                    problems.push(problem(m));
-                    continue;
-                }
-            };
+            let launch = self.launch(component, spec);
             let argv = match Self::argv(&launch) {
                 Ok(a) => a,
                 Err(m) => {
@@ -178,7 +253,7 @@ impl Platform for LocalPlatform {
                 }
             };
             let running = self.running(component);
-            if running.as_ref().is_some_and(|r| r.argv == argv) {
+            if running.as_ref().is_some_and(|r| same(r, &launch, &argv)) {
                 continue; // kept as it is (or restarted on its own ports)
             }
             for (addr, key) in &launch.binds {
@@ -213,16 +288,19 @@ impl Platform for LocalPlatform {
         if !component.enabled(spec) {
             return self.stop_component(component);
         }
-        let launch = self.launch(component, spec).map_err(PlatformError)?;
+        let launch = self.launch(component, spec);
         let argv = Self::argv(&launch).map_err(PlatformError)?;
         let mut why = None;
         if let Some(old) = self.state.read_record(component.key())? {
             if process::is_running(&old) {
-                if old.argv == argv {
-                    if Self::answers(launch.ready, PROBE_TIMEOUT).await {
+                if same(&old, &launch, &argv) {
+                    if Self::answers(&launch, PROBE_TIMEOUT).await {
                         return Ok(Change::Kept { pid: old.pid });
                     }
-                    why = Some(format!("it did not answer on {}", launch.ready));
+                    why = Some(format!(
+                        "it did not answer on http://{}{}",
+                        launch.ready, launch.ready_path
+                    ));
                 } else {
                     why = Some("its settings changed".to_string());
                 }

@@ -4,6 +4,7 @@
 //! install.yaml            the merged configuration of the last complete install
 //! pids/<name>.json        one record per process the mesh started (pid, start time, argv)
 //! logs/<name>.log         each process's stdout and stderr
+//! gateways/<name>/        a gateway's workload file and bootstrap token (0600)
 //! meshctl.lock            held while install/uninstall change things
 //! store/ ca/ registry.json  the control plane's own (config store, CA, known proxies)
 //! ```
