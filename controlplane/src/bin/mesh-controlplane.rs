@@ -71,7 +71,8 @@ struct RunArgs {
     /// /api/v1/topology|edges|targets|mesh.
     #[arg(long, default_value = "127.0.0.1:15014")]
     monitoring: SocketAddr,
-    /// Changes within this window are pushed together.
+    /// Changes are pushed once none came for this long (at most ten times this after the
+    /// first), together.
     #[arg(long, default_value = "100ms")]
     debounce: mesh_api::Duration,
     /// How long a disconnected proxy's endpoints stay in the registry.

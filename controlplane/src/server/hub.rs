@@ -122,6 +122,7 @@ pub async fn run<S: ConfigStore + 'static>(
     let mut hub = Hub {
         entries: BTreeMap::new(),
         registry_changed: false,
+        first_dirty: None,
         deadline: None,
         opts,
         tx,
@@ -155,6 +156,7 @@ pub async fn run<S: ConfigStore + 'static>(
             }
             _ = due => {
                 hub.deadline = None;
+                hub.first_dirty = None;
                 hub.push_all(store.as_ref());
             }
             _ = shutdown.changed() => break,
@@ -169,6 +171,8 @@ struct Hub {
     /// debounced push, not per connect: 2000 proxies connecting would rewrite it 2000 times.
     registry_changed: bool,
     deadline: Option<Instant>,
+    /// The first change not pushed yet.
+    first_dirty: Option<Instant>,
     opts: HubOptions,
     tx: mpsc::Sender<Cmd>,
 }
@@ -218,10 +222,15 @@ impl Hub {
         });
     }
 
+    /// Istio's debounce: push once nothing changed for `debounce`, but no later than ten
+    /// debounce windows after the first change (istiod: 100 ms quiet, 10 s max; ours 1 s at
+    /// the default, so a connect storm pushes about once a second instead of every 100 ms,
+    /// each push translating every service, while a lone change still goes out after 100 ms).
     fn dirty(&mut self) {
-        if self.deadline.is_none() {
-            self.deadline = Some(Instant::now() + self.opts.debounce);
-        }
+        let now = Instant::now();
+        let first = *self.first_dirty.get_or_insert(now);
+        let latest = first + self.opts.debounce * 10;
+        self.deadline = Some((now + self.opts.debounce).min(latest));
     }
 
     fn handle(&mut self, cmd: Cmd) {

@@ -231,6 +231,8 @@ fn joined<T: Serialize>(items: &[T]) -> Result<Bytes, serde_json::Error> {
         }
         serde_json::to_writer(&mut out, item)?;
     }
+    // Frames in flight keep these bytes alive after newer pushes: no spare capacity.
+    out.shrink_to_fit();
     Ok(out.into())
 }
 
