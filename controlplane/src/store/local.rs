@@ -51,6 +51,9 @@ struct Inner {
     cache: Cache,
 }
 
+/// redb's page cache.
+const CACHE_BYTES: usize = 4 << 20;
+
 impl LocalStore {
     /// Opens (creating when needed) the store in `dir`, e.g. `$MESHCTL_HOME/store`, and
     /// loads everything into memory. Fails if another process has it open.
@@ -62,7 +65,12 @@ impl LocalStore {
             action: "create its directory",
             source: Box::new(e),
         })?;
-        let db = Database::create(&path).map_err(|e| open_error(&path, e))?;
+        // Everything is served from memory (`load` reads it all once), so redb's page cache
+        // (1 GiB by default) only ever holds pages of recent writes: keep it small.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| open_error(&path, e))?;
         let state = load(&db, &path)?;
         // redb fsyncs the file, not the directory entry of a file it just created; without
         // this a power cut soon after the first apply could lose the whole file.
