@@ -3,13 +3,14 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    analyze, apply, completion, delete, get, install, profile, proxy_config, proxy_status, stat,
-    uninstall, verify, version,
+    analyze, apply, completion, delete, get, install, profile, proxy_config, proxy_status, samples,
+    stat, uninstall, verify, version,
 };
 
 const EXAMPLES: &str = "\
 Examples:
   meshctl install --profile minimal -y        # a control plane on this machine
+  meshctl samples deploy bookinfo             # Bookinfo, each workload with its sidecar
   meshctl apply -f virtual-service-all-v1.yaml
   meshctl get virtualservices
   meshctl uninstall --purge -y
@@ -49,7 +50,8 @@ pub enum PlatformKind {
 pub enum Command {
     /// Install or upgrade the mesh from a profile.
     Install(install::Args),
-    /// Stop everything the mesh started; --purge also deletes its state.
+    /// Stop every process the mesh started (gateways, sidecars, sample workloads, control
+    /// plane); --purge also deletes its state.
     Uninstall(uninstall::Args),
     /// List, show and compare install profiles.
     Profile(profile::Args),
@@ -73,6 +75,8 @@ pub enum Command {
     Analyze(analyze::Args),
     /// Show traffic per workload: success rate, RPS, latencies.
     Stat(stat::Args),
+    /// Run a sample application (Bookinfo) in the mesh, remove it, send it traffic.
+    Samples(samples::Args),
 }
 
 #[cfg(test)]

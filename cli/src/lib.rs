@@ -9,6 +9,8 @@
 //!   Istio files `apply`/`delete` take; [`kinds`]: kind names and aliases.
 //! - [`analysis`]: `meshctl analyze`'s cross-resource checks (pure); [`inspect`]: what the
 //!   inspection commands read; [`verify`]: `meshctl verify-install`'s checks.
+//! - [`samples`]: the sample applications `meshctl samples` runs (Bookinfo) and its load
+//!   generator.
 //! - [`output`] and [`ui`]: tables, JSON/YAML, colour, prompts and spinners.
 
 /// `println!` that ends the program quietly when stdout is closed (`meshctl ... | head`)
@@ -35,6 +37,7 @@ pub mod manifests;
 pub mod output;
 pub mod platform;
 pub mod profile;
+pub mod samples;
 pub mod ui;
 pub mod verify;
 

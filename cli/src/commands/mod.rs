@@ -10,6 +10,7 @@ pub mod install;
 pub mod profile;
 pub mod proxy_config;
 pub mod proxy_status;
+pub mod samples;
 pub mod stat;
 pub mod uninstall;
 pub mod verify;
@@ -58,6 +59,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(a) => analyze::run(&g, a).await,
         Command::Stat(a) => stat::run(&g, a).await,
         Command::VerifyInstall(a) => verify::run(&g, a).await,
+        Command::Samples(a) => samples::run(&g, a).await,
     }
 }
 

@@ -1,5 +1,6 @@
-//! `meshctl uninstall`: stop every process the mesh started (each recognised by its recorded
-//! pid, start time and command line, so a reused pid is never signalled), forget the install;
+//! `meshctl uninstall`: stop every process the mesh started (sample workloads and their
+//! sidecars, gateways, then the control plane; each recognised by its recorded pid, start
+//! time and command line, so a reused pid is never signalled), forget the install;
 //! `--purge` also deletes the state directory (config store, CA, logs).
 
 use anyhow::bail;

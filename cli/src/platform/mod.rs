@@ -10,6 +10,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::profile::MeshSpec;
+use crate::samples::{Sample, SampleWorkload};
 
 /// A part of the mesh that `install` runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,10 +123,29 @@ pub struct ComponentStatus {
     pub log: Option<String>,
 }
 
+/// What `samples deploy` did to one workload's two processes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadChange {
+    /// The application.
+    pub app: Change,
+    /// Its sidecar.
+    pub sidecar: Change,
+}
+
+/// What `samples remove` stopped of one workload (None: it had no record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadRemoved {
+    /// The application.
+    pub app: Option<Stopped>,
+    /// Its sidecar.
+    pub sidecar: Option<Stopped>,
+}
+
 /// What `uninstall` stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stopped {
-    /// The process's name in the state directory (a component key, later also workloads).
+    /// The process's name in the state directory (a component key, or a sample workload's
+    /// app or sidecar: `bookinfo-reviews-v2`, `bookinfo-reviews-v2-sidecar`).
     pub name: String,
     /// Its process id.
     pub pid: u32,
@@ -162,6 +182,34 @@ pub trait Platform {
     /// Stops whatever this run started (Ctrl-C or a failed install), so nothing is orphaned.
     /// Returns what could not be stopped.
     fn abort(&mut self) -> Vec<String>;
+
+    /// The run completed: what it started stays running (nothing for [`Self::abort`]).
+    fn keep_started(&mut self);
+
+    /// Why `sample` cannot be deployed: Err when the mesh is not installed or its control
+    /// plane does not run (the message says to run `meshctl install`); else every problem
+    /// found before anything starts (missing programs, addresses in use).
+    fn sample_preflight(&self, sample: &Sample) -> Result<Vec<Problem>, PlatformError>;
+
+    /// Runs one workload of `sample` with its sidecar in the mesh: keeps each process that
+    /// runs as asked and answers, (re)starts the others, and waits until the sidecar is
+    /// ready and the app answers.
+    async fn deploy_workload(
+        &mut self,
+        sample: &Sample,
+        workload: &SampleWorkload,
+    ) -> Result<WorkloadChange, PlatformError>;
+
+    /// Stops one workload of `sample` and its sidecar, if they run.
+    fn remove_workload(
+        &mut self,
+        sample: &Sample,
+        workload: &SampleWorkload,
+    ) -> Result<WorkloadRemoved, PlatformError>;
+
+    /// Where the installed ingress gateway serves a Gateway's HTTP port (80, or Istio's
+    /// 8080), or why there is none and what to do.
+    fn ingress(&self) -> Result<SocketAddr, PlatformError>;
 
     /// Every component's state.
     fn status(&self) -> Result<Vec<ComponentStatus>, PlatformError>;

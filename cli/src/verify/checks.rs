@@ -83,6 +83,10 @@ pub fn processes(state: &StateDir) -> Category {
             Some(c) => c.title().to_lowercase(),
             None => format!("workload {}", r.name),
         };
+        let fix = match &r.sample {
+            Some(sample) => format!("`meshctl samples deploy {sample}` restarts what died"),
+            None => "`meshctl install` restarts what died (and keeps what runs)".to_string(),
+        };
         checks.push(Check::fail(
             format!("{} is running", r.name),
             format!(
@@ -92,7 +96,7 @@ pub fn processes(state: &StateDir) -> Category {
                 r.log.display(),
                 process::log_tail(&r.log, 5)
             ),
-            "`meshctl install` restarts what died (and keeps what runs)",
+            &fix,
         ));
     }
     if !running.is_empty() {

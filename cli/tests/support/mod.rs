@@ -22,19 +22,26 @@ pub fn meshctl_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_meshctl"))
 }
 
-/// The programs meshctl runs (the control plane, and `mesh-proxy` for the gateways) with
-/// the source directories each is built from.
-const PROGRAMS: [(&str, &[&str]); 2] = [
+/// The programs meshctl runs (the control plane, `mesh-proxy` for the gateways and sidecars,
+/// `bookinfo` for the sample) with the source directories each is built from.
+const PROGRAMS: [(&str, &[&str]); 3] = [
     (
         "mesh-controlplane",
         &["controlplane", "api", "identity", "Cargo.lock"],
     ),
     ("mesh-proxy", &["proxy", "api", "identity", "Cargo.lock"]),
+    (
+        "bookinfo",
+        &[
+            "samples/bookinfo/src",
+            "samples/bookinfo/Cargo.toml",
+            "Cargo.lock",
+        ],
+    ),
 ];
 
-/// Makes sure `mesh-controlplane` and `mesh-proxy` next to the meshctl under test (where
-/// meshctl looks first) are built from the current sources. `cargo test --workspace` has
-/// just built them; with `cargo test -p meshctl` alone they may be missing or older than the
+/// Makes sure the programs next to the meshctl under test (where meshctl looks first) are
+/// built from the current sources. `cargo test --workspace` has just built them; with `cargo test -p meshctl` alone they may be missing or older than the
 /// sources, and then they are built here.
 pub fn ensure_programs() {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -322,11 +329,34 @@ impl Drop for Mesh {
                 continue;
             };
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&home) {
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            // A sample app's command line does not name the home: it must be the recorded
+            // one exactly.
+            let recorded: Vec<String> = rec["argv"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if args.join(" ").contains(&home) || (!recorded.is_empty() && args == recorded) {
                 kill(pid, rustix::process::Signal::KILL);
             }
         }
     }
+}
+
+/// A first address for `meshctl samples deploy --first-ip` on 127.0.0.x (the tests bind
+/// nothing else), one of 20 by this process's id so two test runs rarely meet, `slot` (0 or
+/// 1) for two deploys at once in one test binary. Bookinfo takes six addresses from it.
+pub fn sample_first_ip(slot: u32) -> String {
+    let base = 10 + (std::process::id() % 20) * 12 + (slot % 2) * 6;
+    format!("127.0.0.{base}")
 }
 
 /// Sends `sig` to `pid`.

@@ -1,6 +1,8 @@
 //! What to run for each component on the local platform: the program, its arguments, the
 //! files it reads, the addresses it binds (each with the `--set` key that moves it) and where
-//! to ask if it is ready. Pure: from the spec and the state directory to a [`Launch`].
+//! to ask if it is ready. Pure: from the spec and the state directory to a [`Launch`]. Sample
+//! workloads' launches are built in [`super::samples`] from the same pieces
+//! ([`proxy_args`] for their sidecars).
 //!
 //! A gateway is a `mesh-proxy` in control-plane mode whose workload file says
 //! `proxyType: router`. It connects to the control plane's TLS port with the mesh's root
@@ -22,28 +24,39 @@ pub const CONTROL_PLANE_PROGRAM: &str = "mesh-controlplane";
 pub const PROXY_PROGRAM: &str = "mesh-proxy";
 /// Gateways live in Istio's namespace.
 pub const GATEWAY_NAMESPACE: &str = "istio-system";
+/// The port Istio's gateway pods listen on for HTTP (the Service's port 80 targets it).
+pub const ISTIO_GATEWAY_POD_PORT: u16 = 8080;
 /// The trust domain of the tokens meshctl issues: the control plane's default, as meshctl
 /// does not pass `--trust-domain` to it yet (`values.certificates` is only recorded).
 pub const TRUST_DOMAIN: &str = "cluster.local";
 
-/// How to run one component.
+/// How to run one process: a component, or a sample workload's app or sidecar.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Launch {
-    /// Which component.
-    pub component: Component,
+    /// Its record's name in the state directory (`controlPlane`, `bookinfo-reviews-v2`).
+    pub name: String,
+    /// What messages call it, lower case: `ingress gateway`, `sidecar of reviews-v2`.
+    pub title: String,
+    /// The sample it belongs to (recorded, for `meshctl samples remove`).
+    pub sample: Option<String>,
     /// Program name (looked up by [`find_program`]).
     pub program: &'static str,
     /// Arguments after the program.
     pub args: Vec<String>,
-    /// Addresses it binds, each with the `--set` key that moves it.
+    /// None: it inherits meshctl's environment; Some: exactly these variables (a sample app
+    /// must not pick up the user's `HTTP_PROXY` or `*_HOSTNAME`).
+    pub env: Option<BTreeMap<String, String>>,
+    /// Addresses it binds, each with the `--set` key that moves it (for a sample workload,
+    /// the flag that moves the whole sample).
     pub binds: Vec<(SocketAddr, &'static str)>,
     /// Addresses by role, recorded for other commands (`monitoring` is the config API).
     pub endpoints: BTreeMap<String, SocketAddr>,
     /// `GET http://<ready><ready_path>` answers 200 once it serves.
     pub ready: SocketAddr,
-    /// `/version` for the control plane, `/healthz/ready` for a proxy.
+    /// `/version` for the control plane, `/healthz/ready` for a proxy, `/health` for a
+    /// Bookinfo app.
     pub ready_path: &'static str,
-    /// Files written before it starts (a gateway's workload file), path and content.
+    /// Files written before it starts (a proxy's workload file), path and content.
     pub files: Vec<(PathBuf, String)>,
     /// A bootstrap token issued into a file (0600) before it starts.
     pub token: Option<TokenFile>,
@@ -110,8 +123,11 @@ pub fn gateway_proxy_id(component: Component) -> Option<String> {
     gateway_names(component).map(|n| format!("{}-0.{GATEWAY_NAMESPACE}", n.service))
 }
 
-/// A gateway's workload: Istio's names and labels, its Gateway port 80 mapped to
-/// `values.<gateway>.port` on `values.<gateway>.address`.
+/// A gateway's workload: Istio's names and labels, its Gateway ports 80 and 8080 mapped to
+/// `values.<gateway>.port` on `values.<gateway>.address`. Istio's gateway Service sends port
+/// 80 to the pod's port 8080, and Istio's own `bookinfo-gateway.yaml` names 8080 (the pod's
+/// port) directly: on the local platform that port is `values.<gateway>.port`, so both
+/// spellings land there (and a moved port moves both).
 fn gateway_node(names: GatewayNames, v: &GatewayValues) -> NodeIdentity {
     let listen = SocketAddr::new(v.address, v.port);
     NodeIdentity {
@@ -124,11 +140,18 @@ fn gateway_node(names: GatewayNames, v: &GatewayValues) -> NodeIdentity {
             ("istio".to_string(), names.istio.to_string()),
             ("app".to_string(), names.service.to_string()),
         ]),
-        ports: vec![NodePort {
-            name: "http2".into(),
-            port: 80,
-            target_port: Some(v.port),
-        }],
+        ports: vec![
+            NodePort {
+                name: "http2".into(),
+                port: 80,
+                target_port: Some(v.port),
+            },
+            NodePort {
+                name: "http-pod".into(),
+                port: ISTIO_GATEWAY_POD_PORT,
+                target_port: Some(v.port),
+            },
+        ],
         // A router's listeners bind on the inbound IP; outbound and app are unused.
         inbound: listen,
         outbound: listen,
@@ -138,6 +161,60 @@ fn gateway_node(names: GatewayNames, v: &GatewayValues) -> NodeIdentity {
         stats: None,
         proxy_type: ProxyType::Router,
     }
+}
+
+/// Where a proxy in control-plane mode connects and listens, and the files it reads.
+#[derive(Clone, Debug)]
+pub struct ProxyPlan<'a> {
+    /// The state directory (its `ca/root-cert.pem` is the mesh's root).
+    pub state: &'a Path,
+    /// The control plane's TLS port.
+    pub control_plane: SocketAddr,
+    /// Its bootstrap token.
+    pub token_file: &'a Path,
+    /// Its identity, labels, ports and listener addresses.
+    pub workload_file: &'a Path,
+    /// Its admin server.
+    pub admin: SocketAddr,
+    /// Its merged metrics server.
+    pub stats: SocketAddr,
+    /// Its health server (`/healthz/ready`).
+    pub health: SocketAddr,
+    /// `values.accessLogs.enabled`: requests logged into its own log.
+    pub access_logs: bool,
+}
+
+/// `mesh-proxy run` against the control plane's TLS port with the mesh's root, so the proxy
+/// gets a mesh certificate with its bootstrap token (gateways and sidecars alike).
+pub fn proxy_args(p: &ProxyPlan<'_>) -> Vec<String> {
+    let mut args = vec![
+        "run".to_string(),
+        "--control-plane".into(),
+        p.control_plane.to_string(),
+        "--ca-root".into(),
+        p.state
+            .join("ca")
+            .join("root-cert.pem")
+            .display()
+            .to_string(),
+        "--token-file".into(),
+        p.token_file.display().to_string(),
+        "--workload-file".into(),
+        p.workload_file.display().to_string(),
+        "--admin-addr".into(),
+        p.admin.to_string(),
+        "--stats-addr".into(),
+        p.stats.to_string(),
+        "--health-addr".into(),
+        p.health.to_string(),
+        "--log-level".into(),
+        "info".into(),
+    ];
+    if p.access_logs {
+        // Into the proxy's own log (logs/<name>.log).
+        args.extend(["--access-log".to_string(), "-".to_string()]);
+    }
+    args
 }
 
 /// A gateway (ingress or egress): `mesh-proxy run` against the control plane's TLS port.
@@ -153,40 +230,29 @@ fn gateway(component: Component, names: GatewayNames, spec: &MeshSpec, state: &P
         local(v.stats_port),
         local(v.health_port),
     );
-    let control_plane = local(spec.values.control_plane.xds_tls_port);
     let dir = state.join("gateways").join(component.key());
     let workload_file = dir.join("workload.yaml");
     let token_file = dir.join("token");
     let node = gateway_node(names, v);
     let workload = serde_saphyr::to_string(&node).unwrap_or_default();
-    let mut args = vec![
-        "run".to_string(),
-        "--control-plane".into(),
-        control_plane.to_string(),
-        "--ca-root".into(),
-        state.join("ca").join("root-cert.pem").display().to_string(),
-        "--token-file".into(),
-        token_file.display().to_string(),
-        "--workload-file".into(),
-        workload_file.display().to_string(),
-        "--admin-addr".into(),
-        admin.to_string(),
-        "--stats-addr".into(),
-        stats.to_string(),
-        "--health-addr".into(),
-        health.to_string(),
-        "--log-level".into(),
-        "info".into(),
-    ];
-    if spec.values.access_logs.enabled {
-        // Into the gateway's own log (logs/<gateway>.log).
-        args.extend(["--access-log".to_string(), "-".to_string()]);
-    }
+    let args = proxy_args(&ProxyPlan {
+        state,
+        control_plane: local(spec.values.control_plane.xds_tls_port),
+        token_file: &token_file,
+        workload_file: &workload_file,
+        admin,
+        stats,
+        health,
+        access_logs: spec.values.access_logs.enabled,
+    });
     let [port_key, admin_key, stats_key, health_key] = names.keys;
     Launch {
-        component,
+        name: component.key().to_string(),
+        title: component.title().to_lowercase(),
+        sample: None,
         program: PROXY_PROGRAM,
         args,
+        env: None,
         binds: vec![
             (http, port_key),
             (admin, admin_key),
@@ -231,9 +297,12 @@ pub fn control_plane(spec: &MeshSpec, state: &Path) -> Launch {
         v.log_level.clone(),
     ];
     Launch {
-        component: Component::ControlPlane,
+        name: Component::ControlPlane.key().to_string(),
+        title: Component::ControlPlane.title().to_lowercase(),
+        sample: None,
         program: CONTROL_PLANE_PROGRAM,
         args,
+        env: None,
         binds: vec![
             (xds, "values.controlPlane.xdsPort"),
             (monitoring, "values.controlPlane.monitoringPort"),
@@ -335,11 +404,19 @@ mod tests {
             "proxyType: router",
             "istio: ingressgateway",
             "targetPort: 8080",
+            "port: 8080",
         ] {
             assert!(workload.contains(want), "{want}: {workload}");
         }
         assert!(egress.files[0].1.contains("istio: egressgateway"));
         assert!(egress.files[0].1.contains("targetPort: 8081"));
+        // Istio's Gateway port 8080 (the gateway pod's port) lands on the gateway's port too.
+        spec.values.ingress_gateway.port = 9999;
+        let moved = component(Component::IngressGateway, &spec, Path::new("/s"));
+        let node: NodeIdentity = serde_saphyr::from_str(&moved.files[0].1).expect("workload");
+        let map: Vec<(u16, Option<u16>)> =
+            node.ports.iter().map(|p| (p.port, p.target_port)).collect();
+        assert_eq!(map, [(80, Some(9999)), (8080, Some(9999))]);
         // No two gateway ports are the same.
         let mut all: Vec<_> = ingress
             .binds

@@ -1,13 +1,17 @@
 //! The local platform: the mesh's components are processes on this machine, on loopback,
 //! under a state directory ([`state`]). [`launch`] says what to run for each component,
-//! [`process`] starts, recognises and stops processes.
+//! [`samples`] for each sample workload (its app and its sidecar, and the address plan),
+//! [`process`] starts, recognises and stops processes; [`workloads`] deploys and removes
+//! sample workloads.
 
 pub mod launch;
 pub mod process;
+pub mod samples;
 pub mod state;
+mod workloads;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::Child;
@@ -16,9 +20,13 @@ use std::time::{Duration, Instant};
 use mesh_controlplane::ca::token::TOKEN_KEY_FILE;
 use mesh_controlplane::ca::{Identity, TokenAuthority};
 
-use super::{Change, Component, ComponentStatus, Platform, PlatformError, Problem, State, Stopped};
+use super::{
+    Change, Component, ComponentStatus, Platform, PlatformError, Problem, State, Stopped,
+    WorkloadChange, WorkloadRemoved,
+};
 use crate::client::ApiClient;
 use crate::profile::MeshSpec;
+use crate::samples::{Sample, SampleWorkload};
 use launch::Launch;
 use state::{InstallRecord, Lock, ProcessRecord, StateDir};
 
@@ -45,6 +53,8 @@ pub struct LocalPlatform {
     /// Processes this run started, to stop on Ctrl-C or failure.
     started: Vec<(Child, ProcessRecord)>,
     lock: Option<Lock>,
+    /// Where sample workloads' addresses start ([`samples::plan`]).
+    first_ip: Ipv4Addr,
 }
 
 impl LocalPlatform {
@@ -55,6 +65,7 @@ impl LocalPlatform {
             ready_timeout,
             started: Vec::new(),
             lock: None,
+            first_ip: samples::FIRST_IP,
         }
     }
 
@@ -129,16 +140,16 @@ impl LocalPlatform {
         // to a control plane that already runs.
         if !ca.join(TOKEN_KEY_FILE).exists() {
             return Err(PlatformError(format!(
-                "cannot issue the {}'s bootstrap token: the control plane has not created \
-                 {}; check the control plane's log, then run `meshctl install` again",
-                launch.component.title().to_lowercase(),
+                "cannot issue a bootstrap token for the {}: the control plane has not \
+                 created {}; check the control plane's log, then run `meshctl install` again",
+                launch.title,
                 ca.join(TOKEN_KEY_FILE).display()
             )));
         }
         let tokens = TokenAuthority::load_or_create(&ca).map_err(|e| {
             PlatformError(format!(
-                "cannot issue the {}'s bootstrap token from {}: {e}",
-                launch.component.title().to_lowercase(),
+                "cannot issue a bootstrap token for the {} from {}: {e}",
+                launch.title,
                 ca.display()
             ))
         })?;
@@ -167,13 +178,12 @@ impl LocalPlatform {
 
     /// Starts `argv` for `launch`, records it, waits until it is ready.
     async fn start(&mut self, launch: &Launch, argv: Vec<String>) -> Result<u32, PlatformError> {
-        let key = launch.component.key();
+        let key = launch.name.as_str();
         let log = self.state.log_file(key);
         // Errors name the program that ran (next to meshctl, or found on PATH).
         let program = argv.first().cloned().unwrap_or_default();
-        let title = launch.component.title();
         self.write_files(launch)?;
-        let mut child = process::spawn(&argv, self.state.root(), &log)
+        let mut child = process::spawn(&argv, self.state.root(), &log, launch.env.as_ref())
             .map_err(|e| PlatformError(format!("cannot start {}: {e}", argv.join(" "))))?;
         let mut record = match process::record_of(&child, key, &argv, &log) {
             Ok(r) => r,
@@ -187,6 +197,7 @@ impl LocalPlatform {
             }
         };
         record.endpoints = launch.endpoints.clone();
+        record.sample = launch.sample.clone();
         let pid = record.pid;
         // Recorded before waiting, so neither a Ctrl-C nor a crash of meshctl loses track of it.
         let written = self.state.write_record(&record);
@@ -214,7 +225,7 @@ impl LocalPlatform {
                     "the {} ({program}, pid {pid}) did not answer 200 on http://{}{} within \
                      {:?} (last: {last}); see its log {} (a larger --timeout helps on a slow \
                      machine)",
-                    title.to_lowercase(),
+                    launch.title,
                     launch.ready,
                     launch.ready_path,
                     self.ready_timeout,
@@ -223,6 +234,61 @@ impl LocalPlatform {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Brings the process of `launch` to what it says: keeps it when it runs as asked and
+    /// answers, else (re)starts it and waits until it is ready.
+    async fn ensure(&mut self, launch: &Launch) -> Result<Change, PlatformError> {
+        let argv = Self::argv(launch).map_err(PlatformError)?;
+        let mut why = None;
+        if let Some(old) = self.state.read_record(&launch.name)? {
+            if process::is_running(&old) {
+                if same(&old, launch, &argv) {
+                    if Self::answers(launch, PROBE_TIMEOUT).await {
+                        return Ok(Change::Kept { pid: old.pid });
+                    }
+                    why = Some(format!(
+                        "it did not answer on http://{}{}",
+                        launch.ready, launch.ready_path
+                    ));
+                } else {
+                    why = Some("its settings changed".to_string());
+                }
+                self.stop_record(&old)?;
+            } else {
+                why = Some(format!("it was not running (pid {} gone)", old.pid));
+                self.state.remove_record(&old.name)?;
+            }
+        }
+        let pid = self.start(launch, argv).await?;
+        Ok(match why {
+            None => Change::Started { pid },
+            Some(why) => Change::Restarted { pid, why },
+        })
+    }
+
+    /// The addresses of `launch` that cannot be bound, each with why, skipping those a
+    /// running `old` process holds (it is stopped before the new one starts).
+    fn busy(
+        launch: &Launch,
+        old: Option<&ProcessRecord>,
+    ) -> Vec<(SocketAddr, &'static str, String)> {
+        let mut out = Vec::new();
+        for (addr, key) in &launch.binds {
+            let held_by_old = old.is_some_and(|r| r.endpoints.values().any(|a| a == addr));
+            if held_by_old {
+                continue;
+            }
+            if let Err(e) = TcpListener::bind(addr) {
+                let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    "is in use by another program".to_string()
+                } else {
+                    format!("cannot be bound ({e})")
+                };
+                out.push((*addr, *key, why));
+            }
+        }
+        out
     }
 
     fn stop_record(&self, record: &ProcessRecord) -> Result<bool, PlatformError> {
@@ -256,25 +322,12 @@ impl Platform for LocalPlatform {
             if running.as_ref().is_some_and(|r| same(r, &launch, &argv)) {
                 continue; // kept as it is (or restarted on its own ports)
             }
-            for (addr, key) in &launch.binds {
-                let held_by_old = running
-                    .as_ref()
-                    .is_some_and(|r| r.endpoints.values().any(|a| a == addr));
-                if held_by_old {
-                    continue;
-                }
-                if let Err(e) = TcpListener::bind(addr) {
-                    let why = if e.kind() == std::io::ErrorKind::AddrInUse {
-                        "is in use by another program".to_string()
-                    } else {
-                        format!("cannot be bound ({e})")
-                    };
-                    problems.push(problem(format!(
-                        "{addr} ({key}) {why}; stop that program, or move the {} to another \
-                         port with --set {key}=PORT",
-                        component.title().to_lowercase()
-                    )));
-                }
+            for (addr, key, why) in Self::busy(&launch, running.as_ref()) {
+                problems.push(problem(format!(
+                    "{addr} ({key}) {why}; stop that program, or move the {} to another port \
+                     with --set {key}=PORT",
+                    component.title().to_lowercase()
+                )));
             }
         }
         problems
@@ -289,32 +342,7 @@ impl Platform for LocalPlatform {
             return self.stop_component(component);
         }
         let launch = self.launch(component, spec);
-        let argv = Self::argv(&launch).map_err(PlatformError)?;
-        let mut why = None;
-        if let Some(old) = self.state.read_record(component.key())? {
-            if process::is_running(&old) {
-                if same(&old, &launch, &argv) {
-                    if Self::answers(&launch, PROBE_TIMEOUT).await {
-                        return Ok(Change::Kept { pid: old.pid });
-                    }
-                    why = Some(format!(
-                        "it did not answer on http://{}{}",
-                        launch.ready, launch.ready_path
-                    ));
-                } else {
-                    why = Some("its settings changed".to_string());
-                }
-                self.stop_record(&old)?;
-            } else {
-                why = Some(format!("it was not running (pid {} gone)", old.pid));
-                self.state.remove_record(&old.name)?;
-            }
-        }
-        let pid = self.start(&launch, argv).await?;
-        Ok(match why {
-            None => Change::Started { pid },
-            Some(why) => Change::Restarted { pid, why },
-        })
+        self.ensure(&launch).await
     }
 
     fn stop_component(&mut self, component: Component) -> Result<Change, PlatformError> {
@@ -328,8 +356,36 @@ impl Platform for LocalPlatform {
         self.state
             .write_install(&InstallRecord::new(profile, spec))?;
         // Complete: nothing of this run is to be undone any more.
-        self.started.clear();
+        self.keep_started();
         Ok(())
+    }
+
+    fn keep_started(&mut self) {
+        self.started.clear();
+    }
+
+    fn sample_preflight(&self, sample: &Sample) -> Result<Vec<Problem>, PlatformError> {
+        self.sample_problems(sample)
+    }
+
+    async fn deploy_workload(
+        &mut self,
+        sample: &Sample,
+        workload: &SampleWorkload,
+    ) -> Result<WorkloadChange, PlatformError> {
+        self.deploy(sample, workload).await
+    }
+
+    fn remove_workload(
+        &mut self,
+        sample: &Sample,
+        workload: &SampleWorkload,
+    ) -> Result<WorkloadRemoved, PlatformError> {
+        self.remove(sample, workload)
+    }
+
+    fn ingress(&self) -> Result<SocketAddr, PlatformError> {
+        self.ingress_address()
     }
 
     fn abort(&mut self) -> Vec<String> {
@@ -364,9 +420,11 @@ impl Platform for LocalPlatform {
 
     fn uninstall(&mut self, purge: bool) -> Result<Vec<Stopped>, PlatformError> {
         let mut records = self.state.records()?;
-        // Workloads and gateways before the control plane they talk to.
+        // Sample workloads (apps, then their sidecars) first, then gateways, then the
+        // control plane they talk to.
         records.sort_by_key(|r| match Component::from_key(&r.name) {
-            Some(c) => 1 + Component::ALL.len() - c as usize,
+            Some(c) => 2 + Component::ALL.len() - c as usize,
+            None if r.sample.is_some() && r.name.ends_with(samples::SIDECAR_SUFFIX) => 1,
             None => 0,
         });
         let mut stopped = Vec::new();

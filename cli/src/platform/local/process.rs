@@ -6,6 +6,7 @@
 //! pid reused by another program is never signalled. Stopping sends SIGTERM to its group,
 //! waits, then SIGKILL.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -65,8 +66,14 @@ pub fn is_running(record: &ProcessRecord) -> bool {
 }
 
 /// Starts `argv` in its own process group in `cwd`, stdin closed, stdout and stderr appended
-/// to `log` after a header line.
-pub fn spawn(argv: &[String], cwd: &Path, log: &Path) -> io::Result<Child> {
+/// to `log` after a header line. With `env`, the process gets exactly those variables
+/// instead of meshctl's environment.
+pub fn spawn(
+    argv: &[String],
+    cwd: &Path,
+    log: &Path,
+    env: Option<&BTreeMap<String, String>>,
+) -> io::Result<Child> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
@@ -84,7 +91,11 @@ pub fn spawn(argv: &[String], cwd: &Path, log: &Path) -> io::Result<Child> {
         .as_bytes(),
     )?;
     let err = out.try_clone()?;
-    Command::new(program)
+    let mut command = Command::new(program);
+    if let Some(env) = env {
+        command.env_clear().envs(env);
+    }
+    command
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())
@@ -121,6 +132,7 @@ pub fn record_of(
         argv: argv.to_vec(),
         log: log.to_path_buf(),
         endpoints: Default::default(),
+        sample: None,
     })
 }
 
@@ -185,7 +197,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let log = dir.path().join("sleep.log");
         let argv: Vec<String> = ["sleep", "60"].map(String::from).to_vec();
-        let mut child = spawn(&argv, dir.path(), &log).expect("spawn sleep");
+        let mut child = spawn(&argv, dir.path(), &log, None).expect("spawn sleep");
         let record = record_of(&child, "sleeper", &argv, &log).expect("record");
         assert!(
             is_running(&record),

@@ -5,6 +5,7 @@
 //! pids/<name>.json        one record per process the mesh started (pid, start time, argv)
 //! logs/<name>.log         each process's stdout and stderr
 //! gateways/<name>/        a gateway's workload file and bootstrap token (0600)
+//! samples/<sample>/<workload>/  a sample workload's sidecar workload file and token (0600)
 //! meshctl.lock            held while install/uninstall change things
 //! store/ ca/ registry.json  the control plane's own (config store, CA, known proxies)
 //! ```
@@ -42,6 +43,10 @@ pub struct ProcessRecord {
     pub log: PathBuf,
     /// Addresses it serves, by role (`xds`, `monitoring`).
     pub endpoints: BTreeMap<String, SocketAddr>,
+    /// The sample it belongs to (`bookinfo`), so `meshctl samples remove` finds it; none for
+    /// the mesh's own components.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<String>,
 }
 
 /// `install.yaml`: what was installed.
@@ -296,6 +301,7 @@ mod tests {
             argv: vec!["x".into()],
             log: s.log_file("controlPlane"),
             endpoints: BTreeMap::new(),
+            sample: None,
         };
         s.write_record(&r).expect("write");
         assert_eq!(
