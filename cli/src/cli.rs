@@ -3,12 +3,13 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    analyze, apply, completion, delete, get, install, profile, proxy_config, proxy_status, samples,
-    stat, uninstall, verify, version,
+    analyze, apply, completion, delete, demo, get, install, profile, proxy_config, proxy_status,
+    samples, stat, uninstall, verify, version,
 };
 
 const EXAMPLES: &str = "\
 Examples:
+  meshctl demo                                # the quickstart: mesh, Bookinfo, traffic, stats
   meshctl install --profile minimal -y        # a control plane on this machine
   meshctl samples deploy bookinfo             # Bookinfo, each workload with its sidecar
   meshctl apply -f virtual-service-all-v1.yaml
@@ -48,6 +49,9 @@ pub enum PlatformKind {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The quickstart: install the demo profile, deploy Bookinfo with a canary, send it
+    /// traffic and show `meshctl stat` until Ctrl-C.
+    Demo(demo::Args),
     /// Install or upgrade the mesh from a profile.
     Install(install::Args),
     /// Stop every process the mesh started (gateways, sidecars, sample workloads, control

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::cli::GlobalArgs;
 use crate::kinds;
-use crate::manifests::{self, Bundle, BUNDLE_NAME};
+use crate::manifests::{self, Bundle, Input, BUNDLE_NAME};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -45,10 +45,19 @@ struct Applied {
 /// Runs `meshctl apply`.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let inputs = manifests::read(&args.files)?;
+    for line in apply(g, &inputs).await? {
+        crate::outln!("{line}");
+    }
+    Ok(())
+}
+
+/// Validates every document of `inputs` (problems on stderr), then applies them all as one
+/// request; returns one line per resource (`virtualservice/reviews created`).
+pub async fn apply(g: &GlobalArgs, inputs: &[Input]) -> anyhow::Result<Vec<String>> {
     let mut problems: Vec<Diagnostic> = Vec::new();
     let mut seen: HashMap<(Kind, String, String), String> = HashMap::new();
     let mut count = 0;
-    for input in &inputs {
+    for input in inputs {
         match mesh_api::istio::load(&input.name, &input.text) {
             Ok(parsed) => {
                 for p in parsed {
@@ -90,13 +99,11 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         );
     }
     if count == 0 {
-        bail!(
-            "no resources in {}; nothing to apply",
-            args.files.join(", ")
-        );
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        bail!("no resources in {}; nothing to apply", names.join(", "));
     }
     let api = super::api(g)?;
-    let bundle = Bundle::new(&inputs);
+    let bundle = Bundle::new(inputs);
     let reply = api
         .send(
             Method::POST,
@@ -113,6 +120,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
             let applied: Vec<Applied> = serde_json::from_str(&reply.body).map_err(|e| {
                 anyhow::anyhow!("the control plane applied the files but its answer is unreadable ({e}); check with `meshctl get`")
             })?;
+            let mut lines = Vec::new();
             for a in applied {
                 let name = match Kind::ALL.into_iter().find(|k| k.as_str() == a.kind) {
                     Some(k) => kinds::qualified(k, &a.name),
@@ -123,9 +131,9 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
                 } else {
                     format!(" (namespace {})", a.namespace)
                 };
-                crate::outln!("{name}{ns} {}", a.outcome);
+                lines.push(format!("{name}{ns} {}", a.outcome));
             }
-            Ok(())
+            Ok(lines)
         }
         StatusCode::BAD_REQUEST => {
             eprint!("{}", bundle.unmap(&reply.body));

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::builder::PossibleValuesParser;
-use tokio::signal::unix::{signal, SignalKind};
 
 use super::Interrupted;
 use crate::cli::GlobalArgs;
@@ -90,6 +89,12 @@ pub struct Args {
 
 /// Runs `meshctl install`.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
+    install(g, &args, true).await
+}
+
+/// Installs as `args` asks (confirming as `install` does); `next_steps` adds the lines on
+/// what to do with the installed mesh (`meshctl demo` does those steps itself).
+pub async fn install(g: &GlobalArgs, args: &Args, next_steps: bool) -> anyhow::Result<()> {
     let spec = args.values.merge(&args.profile)?;
     let mut platform = super::platform(g, args.timeout.as_std())?;
     let target = platform.target();
@@ -128,14 +133,10 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     // above must still die on Ctrl-C.
     // Registered here, not lazily inside select!, so a signal that arrives while the first
     // component starts is caught too.
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let stop = super::interrupted()?;
     let outcome = tokio::select! {
-        r = apply_spec(&mut platform, &args.profile, &spec) => Some(r),
-        _ = int.recv() => None,
-        _ = term.recv() => None,
-        _ = hup.recv() => None,
+        r = apply_spec(&mut platform, &args.profile, &spec, next_steps) => Some(r),
+        _ = stop => None,
     };
     match outcome {
         Some(Ok(())) => Ok(()),
@@ -168,6 +169,7 @@ async fn apply_spec(
     platform: &mut impl Platform,
     profile: &str,
     spec: &MeshSpec,
+    next_steps: bool,
 ) -> anyhow::Result<()> {
     for c in Component::ALL
         .into_iter()
@@ -208,6 +210,9 @@ async fn apply_spec(
     }
     platform.record_install(profile, spec)?;
     crate::outln!("{}", style.ok("Installation complete"));
+    if !next_steps {
+        return Ok(());
+    }
     if Component::ControlPlane.enabled(spec) {
         crate::outln!(
             "  Apply Istio configuration with `meshctl apply -f FILE`; remove the mesh with \

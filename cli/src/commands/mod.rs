@@ -1,10 +1,12 @@
 //! One module per subcommand: its `Args` (clap derive, with examples in `after_help`) and its
-//! `run`. Shared here: picking the platform and the error for an interrupted run.
+//! `run`. Shared here: picking the platform, listening for Ctrl-C and the error for an
+//! interrupted run.
 
 pub mod analyze;
 pub mod apply;
 pub mod completion;
 pub mod delete;
+pub mod demo;
 pub mod get;
 pub mod install;
 pub mod profile;
@@ -16,7 +18,11 @@ pub mod uninstall;
 pub mod verify;
 pub mod version;
 
+use std::future::Future;
 use std::time::Duration;
+
+use anyhow::Context;
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::{Cli, Command, GlobalArgs, PlatformKind};
 use crate::client::ApiClient;
@@ -60,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stat(a) => stat::run(&g, a).await,
         Command::VerifyInstall(a) => verify::run(&g, a).await,
         Command::Samples(a) => samples::run(&g, a).await,
+        Command::Demo(a) => demo::run(&g, a).await,
     }
 }
 
@@ -74,4 +81,18 @@ pub fn platform(g: &GlobalArgs, ready_timeout: Duration) -> anyhow::Result<Local
 pub fn api(g: &GlobalArgs) -> anyhow::Result<ApiClient> {
     let addr = platform(g, API_TIMEOUT)?.control_plane()?;
     Ok(ApiClient::new(addr, API_TIMEOUT))
+}
+
+/// A future that completes on SIGINT, SIGTERM or SIGHUP (listening from now on).
+pub fn interrupted() -> anyhow::Result<impl Future<Output = ()>> {
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+    })
 }

@@ -5,12 +5,11 @@
 
 use std::net::Ipv4Addr;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::builder::PossibleValuesParser;
 use clap::Subcommand;
-use tokio::signal::unix::{signal, SignalKind};
 
-use super::{Exit, Interrupted};
+use super::{interrupted, Exit, Interrupted};
 use crate::cli::GlobalArgs;
 use crate::output::Style;
 use crate::platform::local::samples::FIRST_IP;
@@ -107,7 +106,7 @@ pub struct TrafficArgs {
 /// Runs `meshctl samples`.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     match args.command {
-        SamplesCommand::Deploy(a) => deploy(g, a).await,
+        SamplesCommand::Deploy(a) => deploy(g, a, true).await,
         SamplesCommand::Remove(a) => remove(g, a),
         SamplesCommand::Traffic(a) => traffic(g, a).await,
     }
@@ -124,21 +123,9 @@ fn sample(name: &str) -> anyhow::Result<Sample> {
     })
 }
 
-/// A future that completes on SIGINT, SIGTERM or SIGHUP (listening from now on).
-fn interrupted() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
-    Ok(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
-        }
-    })
-}
-
-async fn deploy(g: &GlobalArgs, args: DeployArgs) -> anyhow::Result<()> {
+/// Runs `meshctl samples deploy`; `next_steps` adds the lines on how to reach the sample
+/// (`meshctl demo` does those steps itself).
+pub async fn deploy(g: &GlobalArgs, args: DeployArgs, next_steps: bool) -> anyhow::Result<()> {
     let sample = sample(&args.name)?;
     let mut platform = super::platform(g, args.timeout.as_std())?;
     platform
@@ -158,7 +145,7 @@ async fn deploy(g: &GlobalArgs, args: DeployArgs) -> anyhow::Result<()> {
     platform.lock()?;
     let stop = interrupted()?;
     let outcome = tokio::select! {
-        r = deploy_all(&mut platform, &sample) => Some(r),
+        r = deploy_all(&mut platform, &sample, next_steps) => Some(r),
         _ = stop => None,
     };
     let name = sample.name;
@@ -217,7 +204,11 @@ fn describe(c: &WorkloadChange) -> String {
     }
 }
 
-async fn deploy_all(platform: &mut impl Platform, sample: &Sample) -> anyhow::Result<()> {
+async fn deploy_all(
+    platform: &mut impl Platform,
+    sample: &Sample,
+    next_steps: bool,
+) -> anyhow::Result<()> {
     let style = Style::stdout();
     for w in sample.workloads {
         let name = w.name();
@@ -241,6 +232,9 @@ async fn deploy_all(platform: &mut impl Platform, sample: &Sample) -> anyhow::Re
             sample.workloads.len()
         ))
     );
+    if !next_steps {
+        return Ok(());
+    }
     match platform.ingress() {
         Ok(addr) => crate::outln!(
             "  Route the ingress gateway to it with `meshctl apply -f \

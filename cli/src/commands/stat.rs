@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::GlobalArgs;
+use crate::client::ApiClient;
 use crate::inspect::get_json;
 use crate::output::{print_data, table, Format, OutputArgs};
 
@@ -32,7 +33,8 @@ pub enum Window {
 }
 
 impl Window {
-    fn as_str(self) -> &'static str {
+    /// As the flag and the telemetry API spell it (`10s`).
+    pub fn as_str(self) -> &'static str {
         match self {
             Window::TenSeconds => "10s",
             Window::OneMinute => "1m",
@@ -239,9 +241,7 @@ pub fn render(rows: &[Row]) -> String {
 /// Runs `meshctl stat`.
 pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let api = super::api(g)?;
-    let path = format!("/api/v1/mesh?window={}", args.window.as_str());
-    let view: MeshView = get_json(&api, &path).await?;
-    let rows = rows(&view);
+    let rows = snapshot(&api, args.window).await?;
     if args.output.output != Format::Table {
         return print_data(args.output.output, &rows);
     }
@@ -255,6 +255,13 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     }
     crate::out!("{}", render(&rows));
     Ok(())
+}
+
+/// The table's rows now, over `window`, from the control plane `api` talks to.
+pub async fn snapshot(api: &ApiClient, window: Window) -> anyhow::Result<Vec<Row>> {
+    let path = format!("/api/v1/mesh?window={}", window.as_str());
+    let view: MeshView = get_json(api, &path).await?;
+    Ok(rows(&view))
 }
 
 #[cfg(test)]
