@@ -106,7 +106,7 @@ struct Entry {
 #[derive(Debug)]
 struct Pushed {
     shared: Arc<SharedOutbound>,
-    own_clusters: Vec<String>,
+    own: Arc<OwnJson>,
 }
 
 /// Runs until `shutdown` flips or every command sender is gone.
@@ -471,7 +471,11 @@ impl Plan<'_> {
             // hold one too (translate checks the endpoints).
             auto_mtls,
         };
-        let own = OwnJson::new(translate::sidecar_own(&self.input, &e.workload, &opts))?;
+        let own = Arc::new(OwnJson::new(translate::sidecar_own(
+            &self.input,
+            &e.workload,
+            &opts,
+        ))?);
         let version = push::version(&own, &shared);
         let delta = match (&e.pushed, e.sent.last()) {
             (Some(before), Some((base, _))) if !e.full_next => {
@@ -487,22 +491,16 @@ impl Plan<'_> {
                         d
                     }
                 };
-                let frame = push::delta_frame(&version, base, &own, &before.own_clusters, &sd)?;
+                let frame =
+                    push::delta_frame(&version, base, &own, &before.own.cluster_names, &sd)?;
                 Some((base.clone(), frame))
             }
             _ => None,
         };
         let mut warnings = shared.warnings().to_vec();
         warnings.extend(own.warnings.iter().cloned());
-        let push = Push {
-            full: push::full_frame(&version, &own, &shared),
-            version,
-            delta,
-        };
-        let pushed = Pushed {
-            shared,
-            own_clusters: own.cluster_names,
-        };
+        let push = Push::sidecar(version, own.clone(), shared.clone(), delta);
+        let pushed = Pushed { shared, own };
         Ok((push, warnings, Some(pushed)))
     }
 

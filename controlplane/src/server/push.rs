@@ -15,6 +15,8 @@
 //! The frames are the JSON of [`mesh_api::xds::ServerMessage`] written piecewise; the tests
 //! decode them and compare with [`translate::sidecar`].
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use mesh_api::snapshot::delta::{self, VirtualHostsDelta};
 use mesh_api::snapshot::{Cluster, Snapshot};
@@ -23,27 +25,57 @@ use serde::Serialize;
 use crate::translate::{OutboundPart, OwnPart, Warning};
 
 /// The frames for one proxy and one version. The stream sends `delta` when the last frame it
-/// sent was `delta.0` (the delta's base), else `full`.
+/// sent was `delta.0` (the delta's base), else the full frame, which is assembled only then:
+/// a push waiting in 2000 streams' channels holds each proxy's own JSON and its delta, not
+/// 2000 full frames.
 #[derive(Debug)]
 pub struct Push {
     pub version: String,
-    pub full: Vec<Bytes>,
+    full: Full,
     pub delta: Option<(String, Vec<Bytes>)>,
 }
 
+#[derive(Debug)]
+enum Full {
+    Frame(Bytes),
+    Parts(Arc<OwnJson>, Arc<SharedOutbound>),
+}
+
 impl Push {
-    /// A full snapshot frame only (gateways, and the first push to a proxy).
+    /// A full snapshot frame only (gateways).
     pub fn full(version: String, frame: Bytes) -> Push {
         Push {
             version,
-            full: vec![frame],
+            full: Full::Frame(frame),
             delta: None,
+        }
+    }
+
+    /// A sidecar's push: its own part and the shared one, and the delta if there is a base.
+    pub fn sidecar(
+        version: String,
+        own: Arc<OwnJson>,
+        shared: Arc<SharedOutbound>,
+        delta: Option<(String, Vec<Bytes>)>,
+    ) -> Push {
+        Push {
+            version,
+            full: Full::Parts(own, shared),
+            delta,
+        }
+    }
+
+    /// The full frame, as the chunks the stream writes.
+    pub fn full_chunks(&self) -> Vec<Bytes> {
+        match &self.full {
+            Full::Frame(f) => vec![f.clone()],
+            Full::Parts(own, shared) => full_frame(&self.version, own, shared),
         }
     }
 
     /// The full frame as one buffer.
     pub fn full_bytes(&self) -> Bytes {
-        concat(&self.full)
+        concat(&self.full_chunks())
     }
 
     /// The delta frame as one buffer, with its base.
@@ -140,10 +172,14 @@ pub struct OwnJson {
 
 impl OwnJson {
     pub fn new(own: OwnPart) -> Result<OwnJson, serde_json::Error> {
+        let exact = |mut v: Vec<u8>| {
+            v.shrink_to_fit();
+            v
+        };
         Ok(OwnJson {
-            node: serde_json::to_vec(&own.node)?,
-            listeners: serde_json::to_vec(&own.listeners)?,
-            routes: serde_json::to_vec(&own.routes)?,
+            node: exact(serde_json::to_vec(&own.node)?),
+            listeners: exact(serde_json::to_vec(&own.listeners)?),
+            routes: exact(serde_json::to_vec(&own.routes)?),
             clusters: joined(&own.clusters)?.to_vec(),
             cluster_names: own.clusters.iter().map(|c| c.name.clone()).collect(),
             warnings: own.warnings,
@@ -260,7 +296,7 @@ impl Frame {
         if b.len() < 4096 {
             self.cur.put_slice(b);
         } else {
-            self.done.push(self.cur.split().freeze());
+            self.flush();
             self.done.push(b.clone());
         }
     }
@@ -284,11 +320,17 @@ impl Frame {
         }
     }
 
-    fn finish(mut self) -> Vec<Bytes> {
+    /// The small pieces so far as one exact-size chunk (a frame may wait in a stream's
+    /// channel: no spare capacity kept with it).
+    fn flush(&mut self) {
         if !self.cur.is_empty() {
-            self.done.push(self.cur.freeze());
+            self.done.push(Bytes::copy_from_slice(&self.cur));
+            self.cur.clear();
         }
-        self.done.retain(|b| !b.is_empty());
+    }
+
+    fn finish(mut self) -> Vec<Bytes> {
+        self.flush();
         self.done
     }
 }
@@ -342,22 +384,22 @@ mod tests {
             warnings: Vec::new(),
         };
         let own = OwnJson::new(own_part.clone()).unwrap();
+        let shared = std::sync::Arc::new(shared);
         let v = version(&own, &shared);
-        let push = Push {
-            version: v.clone(),
-            full: full_frame(&v, &own, &shared),
-            delta: Some((
-                "base".into(),
-                delta_frame(
-                    &v,
-                    "base",
-                    &own,
-                    &[],
-                    &SharedDelta::between(&shared, &shared).unwrap(),
-                )
-                .unwrap(),
-            )),
-        };
+        let delta = delta_frame(
+            &v,
+            "base",
+            &own,
+            &[],
+            &SharedDelta::between(&shared, &shared).unwrap(),
+        )
+        .unwrap();
+        let push = Push::sidecar(
+            v.clone(),
+            std::sync::Arc::new(own),
+            shared.clone(),
+            Some(("base".into(), delta)),
+        );
         let ServerMessage::Snapshot {
             version: got,
             snapshot,

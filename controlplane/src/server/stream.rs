@@ -111,7 +111,7 @@ pub async fn handle(ctx: Arc<StreamCtx>, peer: &Peer, req: Request<Incoming>) ->
             if let Some(push) = latest {
                 let chunks = match &push.delta {
                     Some((base, delta)) if sent.as_ref() == Some(base) => delta.clone(),
-                    _ => push.full.clone(),
+                    _ => push.full_chunks(),
                 };
                 sent = Some(push.version.clone());
                 return Some((stream::iter(chunks), (rx, sent)));
