@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    analyze, apply, completion, delete, demo, get, install, profile, proxy_config, proxy_status,
-    samples, stat, uninstall, verify, version,
+    analyze, apply, completion, delete, demo, get, install, kube_inject, profile, proxy_config,
+    proxy_status, samples, stat, uninstall, verify, version,
 };
 
 const EXAMPLES: &str = "\
@@ -14,6 +14,7 @@ Examples:
   meshctl samples deploy bookinfo             # Bookinfo, each workload with its sidecar
   meshctl apply -f virtual-service-all-v1.yaml
   meshctl get virtualservices
+  meshctl kube-inject -f app.yaml -o app-injected.yaml
   meshctl uninstall --purge -y
 
 Exit codes: 0 success, 1 failure, 2 usage error, 79 analyze found issues, 130 interrupted.";
@@ -81,6 +82,8 @@ pub enum Command {
     Stat(stat::Args),
     /// Run a sample application (Bookinfo) in the mesh, remove it, send it traffic.
     Samples(samples::Args),
+    /// Add the mesh sidecar to the pod templates of Kubernetes YAML (or --uninject it).
+    KubeInject(kube_inject::Args),
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Injects (or with `--uninject`, uninjects) one file and prints the result; warnings go to
-//! stderr. A developer's window on the library until `meshctl kube-inject` wires it up.
+//! stderr. A developer's window on the library; users run `meshctl kube-inject`.
 //!
 //! ```sh
 //! cargo run -p mesh-inject --example inject_file -- deployment.yaml

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod demo;
 pub mod get;
 pub mod install;
+pub mod kube_inject;
 pub mod profile;
 pub mod proxy_config;
 pub mod proxy_status;
@@ -66,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stat(a) => stat::run(&g, a).await,
         Command::VerifyInstall(a) => verify::run(&g, a).await,
         Command::Samples(a) => samples::run(&g, a).await,
+        Command::KubeInject(a) => kube_inject::run(a).await,
         Command::Demo(a) => demo::run(&g, a).await,
     }
 }

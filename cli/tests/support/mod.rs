@@ -407,3 +407,30 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/istio-bookinfo/networking")
 }
+
+/// Runs meshctl with `args` (and `stdin`, if any) for commands that need no mesh
+/// (`kube-inject`): no MESHCTL_HOME, nothing started.
+pub fn run_plain(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    use std::io::Write;
+    let mut child = Command::new(meshctl_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn meshctl");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+    }
+    Run::from(child.wait_with_output().expect("meshctl output"))
+}
