@@ -96,7 +96,7 @@ struct Entry {
     state: (SyncState, u64),
     connected_since: u64,
     pushes: u64,
-    warnings: Vec<String>,
+    warnings: Arc<[String]>,
     /// What the last push was made of (sidecars): the base of the next delta.
     pushed: Option<Pushed>,
     /// The proxy NACKed a delta whose base it does not run: send the full snapshot next.
@@ -199,7 +199,7 @@ impl Hub {
                     state: (SyncState::Disconnected, unix_now()),
                     connected_since: 0,
                     pushes: 0,
-                    warnings: Vec::new(),
+                    warnings: Arc::from([]),
                     pushed: None,
                     full_next: false,
                 },
@@ -263,7 +263,7 @@ impl Hub {
                         state: (SyncState::Stale, unix_now()),
                         connected_since: unix_now(),
                         pushes: 0,
-                        warnings: Vec::new(),
+                        warnings: Arc::from([]),
                         pushed: None,
                         full_next: false,
                     },
@@ -368,7 +368,10 @@ impl Hub {
                     continue;
                 }
             };
-            e.warnings = warnings.iter().map(ToString::to_string).collect();
+            let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+            if *e.warnings != *warnings {
+                e.warnings = warnings.into();
+            }
             let version = push.version.clone();
             let full_next = std::mem::take(&mut e.full_next);
             if !full_next && e.sent.last().is_some_and(|(v, _)| *v == version) {

@@ -60,8 +60,9 @@ pub struct ProxyStatus {
     pub admin: Option<SocketAddr>,
     /// The proxy's merged metrics server (what the control plane scrapes), when it told us.
     pub stats: Option<SocketAddr>,
-    /// Problems translating its snapshot (rules naming unknown hosts, ...).
-    pub warnings: Vec<String>,
+    /// Problems translating its snapshot (rules naming unknown hosts, ...). Shared with the
+    /// hub's entry: the status is republished after every batch of ACKs.
+    pub warnings: std::sync::Arc<[String]>,
 }
 
 /// One resource's line in `/debug/resources`.
