@@ -16,14 +16,7 @@ fn records() -> Vec<String> {
     let mut names: Vec<String> = ["controlPlane", "ingressGateway", "egressGateway"]
         .map(String::from)
         .to_vec();
-    for w in [
-        "details-v1",
-        "ratings-v1",
-        "reviews-v1",
-        "reviews-v2",
-        "reviews-v3",
-        "productpage-v1",
-    ] {
+    for w in support::BOOKINFO_WORKLOADS {
         names.push(format!("bookinfo-{w}"));
         names.push(format!("bookinfo-{w}-sidecar"));
     }

@@ -12,15 +12,7 @@ use std::collections::BTreeSet;
 
 use support::{alive, eventually_blocking, fixtures, http_get, wait_dead, Mesh, WAIT};
 
-/// Bookinfo's workloads, as meshctl names them.
-const WORKLOADS: [&str; 6] = [
-    "details-v1",
-    "ratings-v1",
-    "reviews-v1",
-    "reviews-v2",
-    "reviews-v3",
-    "productpage-v1",
-];
+use support::BOOKINFO_WORKLOADS as WORKLOADS;
 
 /// The recorded pids of every workload's app and sidecar (12), by record name.
 fn sample_pids(mesh: &Mesh) -> Vec<(String, u32)> {

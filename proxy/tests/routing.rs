@@ -274,18 +274,31 @@ async fn three_backends(
     std::sync::Arc<mesh_proxy::Proxy>,
     std::net::SocketAddr,
 ) {
+    backends_behind(LB, &[("lb", lb.to_string())]).await
+}
+
+/// Backends `a`, `b` and `c` behind a proxy running `config` (with `{a}`, `{b}`, `{c}` and
+/// `extra` filled in), and its `out` listener.
+async fn backends_behind(
+    config: &str,
+    extra: &[(&str, String)],
+) -> (
+    [Backend; 3],
+    std::sync::Arc<mesh_proxy::Proxy>,
+    std::net::SocketAddr,
+) {
     let b = [
         Backend::start("a").await,
         Backend::start("b").await,
         Backend::start("c").await,
     ];
-    let vars = [
+    let mut vars = vec![
         ("a", b[0].addr.to_string()),
         ("b", b[1].addr.to_string()),
         ("c", b[2].addr.to_string()),
-        ("lb", lb.to_string()),
     ];
-    let proxy = start_proxy(LB, &vars).await;
+    vars.extend(extra.iter().cloned());
+    let proxy = start_proxy(config, &vars).await;
     let out = proxy.listener_addr("out").expect("bound");
     (b, proxy, out)
 }
@@ -442,18 +455,7 @@ clusters:
 
 #[tokio::test]
 async fn routes_by_authority_exact_prefix_and_regex() {
-    let b = [
-        Backend::start("a").await,
-        Backend::start("b").await,
-        Backend::start("c").await,
-    ];
-    let vars = [
-        ("a", b[0].addr.to_string()),
-        ("b", b[1].addr.to_string()),
-        ("c", b[2].addr.to_string()),
-    ];
-    let proxy = start_proxy(AUTHORITY, &vars).await;
-    let out = proxy.listener_addr("out").expect("bound");
+    let (b, proxy, out) = backends_behind(AUTHORITY, &[]).await;
     // The authority as an absolute-form URI names it, and as a Host header.
     let via_host = |authority: &str| {
         let req = http::Request::get("/")

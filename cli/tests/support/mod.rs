@@ -434,3 +434,14 @@ pub fn run_plain(args: &[&str], stdin: Option<&[u8]>) -> Run {
     }
     Run::from(child.wait_with_output().expect("meshctl output"))
 }
+
+/// Bookinfo's workloads, as meshctl names them (records `bookinfo-<w>` and
+/// `bookinfo-<w>-sidecar`).
+pub const BOOKINFO_WORKLOADS: [&str; 6] = [
+    "details-v1",
+    "ratings-v1",
+    "reviews-v1",
+    "reviews-v2",
+    "reviews-v3",
+    "productpage-v1",
+];

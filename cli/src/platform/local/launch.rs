@@ -2,7 +2,7 @@
 //! files it reads, the addresses it binds (each with the `--set` key that moves it) and where
 //! to ask if it is ready. Pure: from the spec and the state directory to a [`Launch`]. Sample
 //! workloads' launches are built in [`super::samples`] from the same pieces
-//! ([`proxy_args`] for their sidecars).
+//! ([`mesh_proxy`] for their sidecars).
 //!
 //! A gateway is a `mesh-proxy` in control-plane mode whose workload file says
 //! `proxyType: router`. It connects to the control plane's TLS port with the mesh's root
@@ -165,28 +165,28 @@ fn gateway_node(names: GatewayNames, v: &GatewayValues) -> NodeIdentity {
 
 /// Where a proxy in control-plane mode connects and listens, and the files it reads.
 #[derive(Clone, Debug)]
-pub struct ProxyPlan<'a> {
+struct ProxyPlan<'a> {
     /// The state directory (its `ca/root-cert.pem` is the mesh's root).
-    pub state: &'a Path,
+    state: &'a Path,
     /// The control plane's TLS port.
-    pub control_plane: SocketAddr,
+    control_plane: SocketAddr,
     /// Its bootstrap token.
-    pub token_file: &'a Path,
+    token_file: &'a Path,
     /// Its identity, labels, ports and listener addresses.
-    pub workload_file: &'a Path,
+    workload_file: &'a Path,
     /// Its admin server.
-    pub admin: SocketAddr,
+    admin: SocketAddr,
     /// Its merged metrics server.
-    pub stats: SocketAddr,
+    stats: SocketAddr,
     /// Its health server (`/healthz/ready`).
-    pub health: SocketAddr,
+    health: SocketAddr,
     /// `values.accessLogs.enabled`: requests logged into its own log.
-    pub access_logs: bool,
+    access_logs: bool,
 }
 
 /// `mesh-proxy run` against the control plane's TLS port with the mesh's root, so the proxy
 /// gets a mesh certificate with its bootstrap token (gateways and sidecars alike).
-pub fn proxy_args(p: &ProxyPlan<'_>) -> Vec<String> {
+fn proxy_args(p: &ProxyPlan<'_>) -> Vec<String> {
     let mut args = vec![
         "run".to_string(),
         "--control-plane".into(),
@@ -217,6 +217,65 @@ pub fn proxy_args(p: &ProxyPlan<'_>) -> Vec<String> {
     args
 }
 
+/// A `mesh-proxy` in control-plane mode for `node` (a gateway, or a sample's sidecar).
+#[derive(Clone, Debug)]
+pub struct ProxyLaunch {
+    pub name: String,
+    pub title: String,
+    pub sample: Option<String>,
+    /// Where its workload file and bootstrap token are written.
+    pub dir: PathBuf,
+    pub node: NodeIdentity,
+    pub admin: SocketAddr,
+    pub stats: SocketAddr,
+    /// Also where readiness is asked (`/healthz/ready`).
+    pub health: SocketAddr,
+    pub binds: Vec<(SocketAddr, &'static str)>,
+    pub endpoints: BTreeMap<String, SocketAddr>,
+    /// Arguments after the common ones.
+    pub extra_args: Vec<String>,
+}
+
+/// How to run `p`: `mesh-proxy run` against the control plane's TLS port with the mesh's
+/// root and a bootstrap token for its identity, ready once `/healthz/ready` answers.
+pub fn mesh_proxy(p: ProxyLaunch, spec: &MeshSpec, state: &Path) -> Launch {
+    let workload_file = p.dir.join("workload.yaml");
+    let token_file = p.dir.join("token");
+    let workload = serde_saphyr::to_string(&p.node).unwrap_or_default();
+    let mut args = proxy_args(&ProxyPlan {
+        state,
+        control_plane: SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            spec.values.control_plane.xds_tls_port,
+        )),
+        token_file: &token_file,
+        workload_file: &workload_file,
+        admin: p.admin,
+        stats: p.stats,
+        health: p.health,
+        access_logs: spec.values.access_logs.enabled,
+    });
+    args.extend(p.extra_args);
+    Launch {
+        name: p.name,
+        title: p.title,
+        sample: p.sample,
+        program: PROXY_PROGRAM,
+        args,
+        env: None,
+        binds: p.binds,
+        endpoints: p.endpoints,
+        ready: p.health,
+        ready_path: "/healthz/ready",
+        files: vec![(workload_file, workload)],
+        token: Some(TokenFile {
+            path: token_file,
+            namespace: p.node.namespace,
+            service_account: p.node.service_account,
+        }),
+    }
+}
+
 /// A gateway (ingress or egress): `mesh-proxy run` against the control plane's TLS port.
 fn gateway(component: Component, names: GatewayNames, spec: &MeshSpec, state: &Path) -> Launch {
     let v = match component {
@@ -230,50 +289,34 @@ fn gateway(component: Component, names: GatewayNames, spec: &MeshSpec, state: &P
         local(v.stats_port),
         local(v.health_port),
     );
-    let dir = state.join("gateways").join(component.key());
-    let workload_file = dir.join("workload.yaml");
-    let token_file = dir.join("token");
-    let node = gateway_node(names, v);
-    let workload = serde_saphyr::to_string(&node).unwrap_or_default();
-    let args = proxy_args(&ProxyPlan {
-        state,
-        control_plane: local(spec.values.control_plane.xds_tls_port),
-        token_file: &token_file,
-        workload_file: &workload_file,
-        admin,
-        stats,
-        health,
-        access_logs: spec.values.access_logs.enabled,
-    });
     let [port_key, admin_key, stats_key, health_key] = names.keys;
-    Launch {
-        name: component.key().to_string(),
-        title: component.title().to_lowercase(),
-        sample: None,
-        program: PROXY_PROGRAM,
-        args,
-        env: None,
-        binds: vec![
-            (http, port_key),
-            (admin, admin_key),
-            (stats, stats_key),
-            (health, health_key),
-        ],
-        endpoints: BTreeMap::from([
-            ("http".to_string(), http),
-            ("admin".to_string(), admin),
-            ("stats".to_string(), stats),
-            ("health".to_string(), health),
-        ]),
-        ready: health,
-        ready_path: "/healthz/ready",
-        files: vec![(workload_file, workload)],
-        token: Some(TokenFile {
-            path: token_file,
-            namespace: node.namespace,
-            service_account: node.service_account,
-        }),
-    }
+    mesh_proxy(
+        ProxyLaunch {
+            name: component.key().to_string(),
+            title: component.title().to_lowercase(),
+            sample: None,
+            dir: state.join("gateways").join(component.key()),
+            node: gateway_node(names, v),
+            admin,
+            stats,
+            health,
+            binds: vec![
+                (http, port_key),
+                (admin, admin_key),
+                (stats, stats_key),
+                (health, health_key),
+            ],
+            endpoints: BTreeMap::from([
+                ("http".to_string(), http),
+                ("admin".to_string(), admin),
+                ("stats".to_string(), stats),
+                ("health".to_string(), health),
+            ]),
+            extra_args: Vec::new(),
+        },
+        spec,
+        state,
+    )
 }
 
 /// The control plane on 127.0.0.1 (plain text is only safe on loopback).

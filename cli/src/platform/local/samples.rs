@@ -20,7 +20,7 @@ use std::path::Path;
 
 use mesh_api::xds::{NodeIdentity, NodePort, ProxyType};
 
-use super::launch::{self, Launch, ProxyPlan, TokenFile, PROXY_PROGRAM};
+use super::launch::{self, Launch, ProxyLaunch};
 use crate::profile::MeshSpec;
 use crate::samples::{Sample, SampleWorkload};
 
@@ -181,53 +181,33 @@ pub fn launches(
         token: None,
     };
 
-    let dir = state.join("samples").join(sample.name).join(&name);
-    let workload_file = dir.join("workload.yaml");
-    let token_file = dir.join("token");
-    let node = node(sample, w, a);
-    let workload = serde_saphyr::to_string(&node).unwrap_or_default();
-    let mut args = launch::proxy_args(&ProxyPlan {
+    let sidecar = launch::mesh_proxy(
+        ProxyLaunch {
+            name: sidecar_record_name(sample, w),
+            title: format!("sidecar of {name}"),
+            sample: Some(sample.name.to_string()),
+            dir: state.join("samples").join(sample.name).join(&name),
+            node: node(sample, w, a),
+            admin: a.admin,
+            stats: a.stats,
+            health: a.health,
+            binds: [a.outbound, a.inbound, a.admin, a.stats, a.health]
+                .into_iter()
+                .map(|addr| (addr, MOVE_FLAG))
+                .collect(),
+            endpoints: BTreeMap::from([
+                ("outbound".to_string(), a.outbound),
+                ("inbound".to_string(), a.inbound),
+                ("admin".to_string(), a.admin),
+                ("stats".to_string(), a.stats),
+                ("health".to_string(), a.health),
+            ]),
+            // A sample's traffic is light: one worker thread each keeps six sidecars small.
+            extra_args: vec!["--workers".to_string(), "1".to_string()],
+        },
+        spec,
         state,
-        control_plane: SocketAddr::from((
-            Ipv4Addr::LOCALHOST,
-            spec.values.control_plane.xds_tls_port,
-        )),
-        token_file: &token_file,
-        workload_file: &workload_file,
-        admin: a.admin,
-        stats: a.stats,
-        health: a.health,
-        access_logs: spec.values.access_logs.enabled,
-    });
-    // A sample's traffic is light: one worker thread each keeps six sidecars small.
-    args.extend(["--workers".to_string(), "1".to_string()]);
-    let sidecar = Launch {
-        name: sidecar_record_name(sample, w),
-        title: format!("sidecar of {name}"),
-        sample: Some(sample.name.to_string()),
-        program: PROXY_PROGRAM,
-        args,
-        env: None,
-        binds: [a.outbound, a.inbound, a.admin, a.stats, a.health]
-            .into_iter()
-            .map(|addr| (addr, MOVE_FLAG))
-            .collect(),
-        endpoints: BTreeMap::from([
-            ("outbound".to_string(), a.outbound),
-            ("inbound".to_string(), a.inbound),
-            ("admin".to_string(), a.admin),
-            ("stats".to_string(), a.stats),
-            ("health".to_string(), a.health),
-        ]),
-        ready: a.health,
-        ready_path: "/healthz/ready",
-        files: vec![(workload_file, workload)],
-        token: Some(TokenFile {
-            path: token_file,
-            namespace: node.namespace,
-            service_account: node.service_account,
-        }),
-    };
+    );
     [app, sidecar]
 }
 
