@@ -163,6 +163,25 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// A string in Istio's duration syntax (`2s`, `1500ms`, `1h30m`, `0.5s`, `0`).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": r"^(0|([0-9]+(\.[0-9]+)?(h|m|s|ms|us|µs|ns))+)$",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One string condition, written in YAML as `{exact: v}`, `{prefix: v}` or `{regex: v}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum StringMatch {
     Exact(String),

@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    analyze, apply, completion, delete, demo, get, install, kube_inject, profile, proxy_config,
-    proxy_status, samples, stat, uninstall, verify, version,
+    analyze, apply, completion, delete, demo, get, install, kube_inject, manifest, profile,
+    proxy_config, proxy_status, samples, stat, uninstall, verify, version,
 };
 
 const EXAMPLES: &str = "\
@@ -15,6 +15,7 @@ Examples:
   meshctl apply -f virtual-service-all-v1.yaml
   meshctl get virtualservices
   meshctl kube-inject -f app.yaml -o app-injected.yaml
+  meshctl manifest generate --profile default > mesh.yaml
   meshctl uninstall --purge -y
 
 Exit codes: 0 success, 1 failure, 2 usage error, 79 analyze found issues, 130 interrupted.";
@@ -84,6 +85,8 @@ pub enum Command {
     Samples(samples::Args),
     /// Add the mesh sidecar to the pod templates of Kubernetes YAML (or --uninject it).
     KubeInject(kube_inject::Args),
+    /// Render the Kubernetes manifests of a profile (CRDs, control plane, webhooks, gateways).
+    Manifest(manifest::Args),
 }
 
 #[cfg(test)]

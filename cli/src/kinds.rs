@@ -23,12 +23,12 @@ pub fn short(kind: Kind) -> &'static str {
     }
 }
 
-/// The plural, lower case (`serviceentries`).
+/// The plural, lower case (`serviceentries`, `gateways`).
 pub fn plural(kind: Kind) -> String {
     let lower = kind.as_str().to_lowercase();
     match lower.strip_suffix('y') {
-        Some(stem) => format!("{stem}ies"),
-        None => format!("{lower}s"),
+        Some(stem) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{lower}s"),
     }
 }
 
@@ -62,6 +62,23 @@ pub fn parse(s: &str) -> Result<Kind, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plurals_are_istios_resource_names() {
+        let all: Vec<String> = Kind::ALL.into_iter().map(plural).collect();
+        assert_eq!(
+            all,
+            [
+                "virtualservices",
+                "destinationrules",
+                "gateways",
+                "serviceentries",
+                "peerauthentications",
+                "authorizationpolicies"
+            ]
+        );
+        assert_eq!(parse("gateways"), Ok(Kind::Gateway));
+    }
 
     #[test]
     fn parses_kubectl_spellings() {

@@ -5,6 +5,7 @@
 //! - [`profile`]: install profiles, `-f`/`--set` overlays and their schema.
 //! - [`platform`]: where the mesh runs, behind the [`platform::Platform`] trait; today the
 //!   [`platform::local`] platform.
+//! - [`manifest`]: the Kubernetes manifests of a profile (`meshctl manifest generate`).
 //! - [`client`]: the control plane's monitoring and config API; [`manifests`]: reading the
 //!   Istio files `apply`/`delete` take; [`kinds`]: kind names and aliases.
 //! - [`analysis`]: `meshctl analyze`'s cross-resource checks (pure); [`inspect`]: what the
@@ -33,6 +34,7 @@ pub mod client;
 pub mod commands;
 pub mod inspect;
 pub mod kinds;
+pub mod manifest;
 pub mod manifests;
 pub mod output;
 pub mod platform;

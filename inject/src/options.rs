@@ -2,8 +2,11 @@
 //! is, the proxy's resources. Profiles (and `--set`) fill this in; the defaults are the
 //! `default` profile's.
 
+use serde::{Deserialize, Serialize};
+
 /// CPU and memory for the proxy (and the init container), Kubernetes quantities.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Resources {
     pub requests_cpu: Option<String>,
     pub requests_memory: Option<String>,
@@ -23,8 +26,10 @@ impl Default for Resources {
     }
 }
 
-/// Everything injection needs besides the document.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Everything injection needs besides the document. As JSON (camelCase keys, each
+/// optional), it is the webhook's configuration file (`--injection-config`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct InjectOptions {
     /// The proxy image (also runs the iptables init step: it needs `iptables-restore` and
     /// `iptables-save`).

@@ -10,6 +10,7 @@ use super::traffic_policy::TrafficPolicy;
 
 /// Istio's `DestinationRule` spec.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct DestinationRuleSpec {
     /// The service this rule applies to (required); `*.example.com` and `*` are allowed.
@@ -26,6 +27,7 @@ pub struct DestinationRuleSpec {
 
 /// Istio's `Subset`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Subset {
     /// Name used by `destination.subset` (required, unique in the rule).

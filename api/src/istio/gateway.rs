@@ -9,6 +9,7 @@ use super::meta::Port;
 
 /// Istio's `Gateway` spec.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct GatewaySpec {
     /// Listeners (at least one).
@@ -19,6 +20,7 @@ pub struct GatewaySpec {
 
 /// Istio's `Server`: one listener of a gateway.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Server {
     /// Port and protocol (required).
@@ -37,6 +39,7 @@ pub struct Server {
 
 /// Istio's `ServerTLSSettings.TLSmode`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServerTlsMode {
     /// Forward TLS as is, routed by SNI.
@@ -56,6 +59,7 @@ pub enum ServerTlsMode {
 
 /// Istio's `ServerTLSSettings.TLSProtocol`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum TlsProtocol {
     /// Library default.
     #[serde(rename = "TLS_AUTO")]
@@ -76,6 +80,7 @@ pub enum TlsProtocol {
 
 /// Istio's `ServerTLSSettings`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ServerTlsSettings {
     /// Redirect plain HTTP requests to HTTPS.

@@ -12,6 +12,7 @@ use crate::matcher::StringMatch;
 
 /// Istio's `HTTPRoute`: conditions and what to do with matching requests.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpRoute {
     /// Shown in access logs and debugging output.
@@ -51,6 +52,7 @@ pub struct HttpRoute {
 
 /// Istio's `HTTPMatchRequest`: all conditions in one entry must hold (AND).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpMatchRequest {
     /// Name of this match, appended to the route's name in logs.
@@ -83,6 +85,7 @@ pub struct HttpMatchRequest {
 
 /// Istio's `HTTPRouteDestination`: a destination, its weight and header edits.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpRouteDestination {
     /// Where the request goes.
@@ -95,6 +98,7 @@ pub struct HttpRouteDestination {
 
 /// Istio's `HTTPRewrite`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpRewrite {
     /// Replaces the matched part of the path (the prefix for prefix matches, else all).
@@ -107,6 +111,7 @@ pub struct HttpRewrite {
 
 /// Istio's `RegexRewrite`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RegexRewrite {
     /// RE2 pattern.
@@ -118,6 +123,7 @@ pub struct RegexRewrite {
 
 /// How a redirect picks its port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RedirectPortSelection {
     /// 80 for http, 443 for https.
@@ -128,6 +134,7 @@ pub enum RedirectPortSelection {
 
 /// Istio's `HTTPRedirect`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpRedirect {
     /// New path.
@@ -146,6 +153,7 @@ pub struct HttpRedirect {
 
 /// Istio's `HTTPDirectResponse`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpDirectResponse {
     /// Status code, 200..=599.
@@ -156,6 +164,7 @@ pub struct HttpDirectResponse {
 
 /// Istio's `HTTPBody`: a string or base64 bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpBody {
     /// Text body.
@@ -166,6 +175,7 @@ pub struct HttpBody {
 
 /// Istio's `HTTPRetry`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpRetry {
     /// Number of retries (not counting the first try); 0 disables retries.
@@ -180,6 +190,7 @@ pub struct HttpRetry {
 
 /// Istio's `HTTPFaultInjection`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpFaultInjection {
     /// Delay requests before forwarding.
@@ -190,6 +201,7 @@ pub struct HttpFaultInjection {
 
 /// Istio's `HTTPFaultInjection.Delay`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct FaultDelay {
     /// How long to wait (required).
@@ -202,6 +214,7 @@ pub struct FaultDelay {
 
 /// Istio's `HTTPFaultInjection.Abort`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct FaultAbort {
     /// The status returned, 200..=599.
@@ -214,6 +227,7 @@ pub struct FaultAbort {
 
 /// Istio's `HTTPMirrorPolicy`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpMirrorPolicy {
     /// Where copies go (required).
@@ -224,6 +238,7 @@ pub struct HttpMirrorPolicy {
 
 /// Istio's `Headers`: edits for requests and responses.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Headers {
     /// Edits to requests.
@@ -234,6 +249,7 @@ pub struct Headers {
 
 /// Istio's `Headers.HeaderOperations`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HeaderOperations {
     /// Overwrite these headers.
@@ -246,6 +262,7 @@ pub struct HeaderOperations {
 
 /// Istio's `CorsPolicy`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct CorsPolicy {
     /// Origins allowed to make cross-origin requests.
@@ -266,6 +283,7 @@ pub struct CorsPolicy {
 
 /// Istio's `CorsPolicy.UnmatchedPreflights`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UnmatchedPreflights {
     /// Same as `FORWARD`.
@@ -302,6 +320,26 @@ impl<'de> Deserialize<'de> for ValueMatch {
                 "set only one of exact, prefix, regex (or {} to match any value)",
             )),
         }
+    }
+}
+
+/// `{exact: v}`, `{prefix: v}`, `{regex: v}` or `{}`: at most one of the three.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ValueMatch {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ValueMatch".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "properties": {
+                "exact": {"type": "string"},
+                "prefix": {"type": "string"},
+                "regex": {"type": "string", "description": "RE2 syntax, matching the whole value."},
+            },
+            "maxProperties": 1,
+        })
     }
 }
 

@@ -46,6 +46,7 @@ pub struct Object<S> {
 /// Istio's `WorkloadSelector` (`selector` in security resources, `workloadSelector` in a
 /// DestinationRule): the pods or processes a policy applies to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct WorkloadSelector {
     /// All of these labels must match; empty matches every workload in the namespace.
@@ -54,6 +55,7 @@ pub struct WorkloadSelector {
 
 /// Istio's `PortSelector`: `port: {number: 9080}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct PortSelector {
     /// The port number; 0 means "not set".
@@ -62,6 +64,7 @@ pub struct PortSelector {
 
 /// Istio's `Port` (Gateway servers) and `ServicePort` (ServiceEntry ports).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Port {
     /// The port number, 1..=65535.
@@ -77,6 +80,7 @@ pub struct Port {
 
 /// Istio's `Percent`: `{value: 12.5}`, a double in 0..=100.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Percent {
     /// The percentage, 0.0..=100.0.

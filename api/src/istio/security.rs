@@ -9,6 +9,7 @@ use super::meta::WorkloadSelector;
 
 /// Istio's `PeerAuthentication` spec.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct PeerAuthenticationSpec {
     /// Workloads this applies to; none means the whole namespace (or mesh, in the root one).
@@ -21,6 +22,7 @@ pub struct PeerAuthenticationSpec {
 
 /// Istio's `PeerAuthentication.MutualTLS`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct PeerMtls {
     /// Whether mTLS is required.
@@ -29,6 +31,7 @@ pub struct PeerMtls {
 
 /// Istio's `PeerAuthentication.MutualTLS.Mode`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MtlsMode {
     /// Inherit from the parent (namespace, then mesh); PERMISSIVE if none.
@@ -44,6 +47,7 @@ pub enum MtlsMode {
 
 /// Istio's `AuthorizationPolicy` spec.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct AuthorizationPolicySpec {
     /// Workloads this applies to; none means the whole namespace.
@@ -62,6 +66,7 @@ pub struct AuthorizationPolicySpec {
 
 /// Istio's `AuthorizationPolicy.Action`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Action {
     /// Allow matching requests (and deny the rest, when any ALLOW policy exists).
@@ -77,6 +82,7 @@ pub enum Action {
 
 /// Istio's `AuthorizationPolicy.ExtensionProvider`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ExtensionProvider {
     /// Name of a provider configured in the mesh config (required).
@@ -85,6 +91,7 @@ pub struct ExtensionProvider {
 
 /// Istio's `Rule`: all of `from`, `to` and `when` must match (AND); within each, any (OR).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Rule {
     /// Who is calling.
@@ -97,6 +104,7 @@ pub struct Rule {
 
 /// Istio's `Rule.From`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RuleFrom {
     /// The caller (required).
@@ -105,6 +113,7 @@ pub struct RuleFrom {
 
 /// Istio's `Rule.To`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RuleTo {
     /// The request (required).
@@ -113,6 +122,7 @@ pub struct RuleTo {
 
 /// Istio's `Source`: all set fields must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Source {
     /// Peer identities, e.g. `cluster.local/ns/default/sa/productpage`.
@@ -143,6 +153,7 @@ pub struct Source {
 
 /// Istio's `Operation`: all set fields must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Operation {
     /// Hosts (authority).
@@ -165,6 +176,7 @@ pub struct Operation {
 
 /// Istio's `Condition`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Condition {
     /// An attribute such as `request.headers[x-token]` or `source.ip` (required).

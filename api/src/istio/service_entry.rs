@@ -9,6 +9,7 @@ use super::meta::Port;
 
 /// Istio's `ServiceEntry` spec.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ServiceEntrySpec {
     /// Host names of the service (required).
@@ -33,6 +34,7 @@ pub struct ServiceEntrySpec {
 
 /// Istio's `ServiceEntry.Location`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServiceLocation {
     /// Outside the mesh: no mTLS, no sidecar.
@@ -43,6 +45,7 @@ pub enum ServiceLocation {
 
 /// Istio's `ServiceEntry.Resolution`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Resolution {
     /// Forward to the address the caller asked for.
@@ -57,6 +60,7 @@ pub enum Resolution {
 
 /// Istio's `WorkloadEntry`, as an endpoint of a ServiceEntry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct WorkloadEntry {
     /// IP, DNS name or `unix://` path.
@@ -78,6 +82,7 @@ pub struct WorkloadEntry {
 /// A ServiceEntry's `workloadSelector` (Istio's `WorkloadSelector` with a `labels` field,
 /// unlike the `matchLabels` of security policies).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ServiceEntrySelector {
     /// All of these labels must match.

@@ -8,6 +8,7 @@ use crate::duration::Duration;
 
 /// Istio's `TrafficPolicy`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TrafficPolicy {
     /// How an endpoint is chosen.
@@ -24,6 +25,7 @@ pub struct TrafficPolicy {
 
 /// Istio's `TrafficPolicy.PortTrafficPolicy`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct PortTrafficPolicy {
     /// The port these settings apply to (required).
@@ -40,6 +42,7 @@ pub struct PortTrafficPolicy {
 
 /// Istio's `LoadBalancerSettings`: `simple` or `consistentHash`, not both.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct LoadBalancerSettings {
     /// A standard algorithm.
@@ -54,6 +57,7 @@ pub struct LoadBalancerSettings {
 
 /// Istio's `LoadBalancerSettings.SimpleLB`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SimpleLb {
     /// Istio's default (currently least request).
@@ -72,6 +76,7 @@ pub enum SimpleLb {
 
 /// Istio's `LoadBalancerSettings.ConsistentHashLB`: exactly one hash key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ConsistentHashLb {
     /// Hash on this request header.
@@ -92,6 +97,7 @@ pub struct ConsistentHashLb {
 
 /// Istio's `ConsistentHashLB.HTTPCookie`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpCookie {
     /// Cookie name (required).
@@ -104,6 +110,7 @@ pub struct HttpCookie {
 
 /// Istio's `ConsistentHashLB.RingHash`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RingHash {
     /// Minimum number of virtual nodes on the ring.
@@ -112,6 +119,7 @@ pub struct RingHash {
 
 /// Istio's `ConsistentHashLB.MagLev`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Maglev {
     /// Table size, a prime.
@@ -120,6 +128,7 @@ pub struct Maglev {
 
 /// Istio's `ConnectionPoolSettings`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ConnectionPoolSettings {
     /// Limits on TCP connections.
@@ -130,6 +139,7 @@ pub struct ConnectionPoolSettings {
 
 /// Istio's `ConnectionPoolSettings.TCPSettings`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TcpSettings {
     /// Maximum connections to the destination.
@@ -146,6 +156,7 @@ pub struct TcpSettings {
 
 /// Istio's `TCPSettings.TcpKeepalive`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TcpKeepalive {
     /// Unanswered probes before the connection is dead.
@@ -158,6 +169,7 @@ pub struct TcpKeepalive {
 
 /// Istio's `ConnectionPoolSettings.HTTPSettings`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HttpSettings {
     /// Requests queued while waiting for a connection.
@@ -180,6 +192,7 @@ pub struct HttpSettings {
 
 /// Istio's `HTTPSettings.H2UpgradePolicy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum H2UpgradePolicy {
     /// Mesh-wide default.
@@ -192,6 +205,7 @@ pub enum H2UpgradePolicy {
 
 /// Istio's `OutlierDetection`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct OutlierDetection {
     /// 5xx responses in a row before ejection.
@@ -217,6 +231,7 @@ pub struct OutlierDetection {
 
 /// Istio's `ClientTLSSettings.TLSmode`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClientTlsMode {
     /// Plain text.
@@ -232,6 +247,7 @@ pub enum ClientTlsMode {
 
 /// Istio's `ClientTLSSettings`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ClientTlsSettings {
     /// How to talk to the destination.

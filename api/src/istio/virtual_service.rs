@@ -10,6 +10,7 @@ use super::meta::PortSelector;
 
 /// Istio's `VirtualService` spec.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct VirtualServiceSpec {
     /// Hosts these routes apply to: short names (`reviews`), FQDNs, `*.example.com` or `*`.
@@ -28,6 +29,7 @@ pub struct VirtualServiceSpec {
 
 /// Istio's `Destination`: a service host, an optional subset and port.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Destination {
     /// The service's host name (required), e.g. `reviews` or `reviews.default.svc.cluster.local`.
@@ -41,6 +43,7 @@ pub struct Destination {
 
 /// Istio's `RouteDestination` (TCP and TLS routes): a destination and its share of traffic.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RouteDestination {
     /// Where the traffic goes.
@@ -52,6 +55,7 @@ pub struct RouteDestination {
 
 /// Istio's `TCPRoute`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TcpRoute {
     /// Conditions (OR); empty matches all TCP traffic.
@@ -63,6 +67,7 @@ pub struct TcpRoute {
 
 /// Istio's `L4MatchAttributes`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct L4MatchAttributes {
     /// Destination IPs or CIDRs.
@@ -79,6 +84,7 @@ pub struct L4MatchAttributes {
 
 /// Istio's `TLSRoute`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TlsRoute {
     /// Conditions (OR); at least one, each naming SNI hosts.
@@ -90,6 +96,7 @@ pub struct TlsRoute {
 
 /// Istio's `TLSMatchAttributes`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TlsMatchAttributes {
     /// SNI values to match (required), wildcards allowed as a prefix.
@@ -108,6 +115,7 @@ pub struct TlsMatchAttributes {
 
 /// Istio's `Delegate`: hand this route to another VirtualService.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Delegate {
     /// The delegate VirtualService's name (required).

@@ -56,7 +56,8 @@ pub struct Args {
     #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "uninject")]
     pub sets: Vec<String>,
     /// The proxy image (it also runs the iptables init step, so it needs `iptables-restore`).
-    /// Default: ghcr.io/meshctl/mesh-proxy at this meshctl's version.
+    /// Default: the profile's values.global.hub, values.global.proxy.image and
+    /// values.global.tag (ghcr.io/meshctl/mesh-proxy at this meshctl's version).
     #[arg(long, value_name = "IMAGE", value_parser = parse_image, conflicts_with = "uninject")]
     pub proxy_image: Option<String>,
     /// The control plane as pods reach it. Default:
@@ -99,24 +100,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     out.commit()
 }
 
-/// The library's options: the defaults, the profile's control plane port, then the flags.
+/// The library's options: the profile's (image, control plane port, sidecar resources, as
+/// `manifest generate` renders them), then the flags.
 fn options(args: &Args) -> anyhow::Result<InjectOptions> {
     let values = ValuesArgs {
         sets: args.sets.clone(),
         files: Vec::new(),
     };
     let spec = values.merge(&args.profile)?;
-    let mut opts = InjectOptions::default();
-    opts.control_plane = match &args.control_plane {
-        Some(addr) => addr.clone(),
-        None => {
-            let host = opts
-                .control_plane
-                .rsplit_once(':')
-                .map_or(opts.control_plane.as_str(), |(h, _)| h);
-            format!("{host}:{}", spec.values.control_plane.xds_tls_port)
-        }
-    };
+    let mut opts = crate::manifest::inject_options(&spec);
+    if let Some(addr) = &args.control_plane {
+        opts.control_plane = addr.clone();
+    }
     if let Some(image) = &args.proxy_image {
         opts.proxy_image = image.clone();
     }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod get;
 pub mod install;
 pub mod kube_inject;
+pub mod manifest;
 pub mod profile;
 pub mod proxy_config;
 pub mod proxy_status;
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::VerifyInstall(a) => verify::run(&g, a).await,
         Command::Samples(a) => samples::run(&g, a).await,
         Command::KubeInject(a) => kube_inject::run(a).await,
+        Command::Manifest(a) => manifest::run(a),
         Command::Demo(a) => demo::run(&g, a).await,
     }
 }

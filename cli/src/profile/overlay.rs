@@ -301,7 +301,11 @@ fn set_value(ty: LeafType, raw: &str) -> Result<Value, String> {
             Ok(p) if (0.0..=100.0).contains(&p) => Ok(Value::from(p)),
             _ => Err(bad()),
         },
-        LeafType::Duration | LeafType::Ip | LeafType::Text => {
+        LeafType::Count => match raw.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(Value::from(n)),
+            _ => Err(bad()),
+        },
+        LeafType::Duration | LeafType::Ip | LeafType::Text | LeafType::Quantity => {
             let v = Value::String(raw.to_string());
             leaf_value(ty, &v).map(|()| v)
         }
@@ -324,6 +328,11 @@ fn leaf_value(ty: LeafType, v: &Value) -> Result<(), String> {
         }
         (LeafType::Ip, Value::String(s)) => IpAddr::from_str(s).is_ok(),
         (LeafType::Text, Value::String(s)) => !s.trim().is_empty(),
+        (LeafType::Count, Value::Number(n)) => n
+            .as_u64()
+            .is_some_and(|c| (1..=u32::MAX as u64).contains(&c)),
+        (LeafType::Quantity, Value::String(s)) => is_quantity(s),
+        (LeafType::Quantity, Value::Number(n)) => n.as_u64().is_some(),
         _ => false,
     };
     if ok {
@@ -331,6 +340,26 @@ fn leaf_value(ty: LeafType, v: &Value) -> Result<(), String> {
     } else {
         Err(bad())
     }
+}
+
+/// A Kubernetes resource quantity: a decimal number with an optional suffix (`m`, `k`, `M`,
+/// `G`, `T`, `P`, `E`, `Ki`, `Mi`, `Gi`, `Ti`, `Pi`, `Ei`), as `resource.Quantity` parses it
+/// (exponent forms such as `1e3` aside).
+fn is_quantity(s: &str) -> bool {
+    const SUFFIXES: &[&str] = &[
+        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "k", "M", "G", "T", "P", "E", "",
+    ];
+    SUFFIXES.iter().any(|suffix| {
+        s.strip_suffix(suffix).is_some_and(|n| {
+            let mut parts = n.splitn(2, '.');
+            let whole = parts.next().unwrap_or("");
+            let frac = parts.next();
+            !n.is_empty()
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+                && !(whole.is_empty() && frac.is_none())
+        })
+    })
 }
 
 /// A value as error messages name it.

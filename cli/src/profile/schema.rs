@@ -49,6 +49,8 @@ pub struct ComponentSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Values {
+    /// Images (hub, tag) and the sidecar's resources, for the Kubernetes manifests.
+    pub global: GlobalValues,
     /// The control plane's ports (Istio's numbers) and log level.
     pub control_plane: ControlPlaneValues,
     /// Where the ingress gateway listens.
@@ -75,6 +77,66 @@ pub struct ControlPlaneValues {
     pub monitoring_port: u16,
     /// The control plane's log filter (`info`, `debug`, `mesh_controlplane=trace`, ...).
     pub log_level: String,
+    /// Its image on Kubernetes: `<hub>/<image>:<tag>`, or as given when it holds a `/`.
+    pub image: String,
+    /// How many control plane pods run on Kubernetes.
+    pub replica_count: u32,
+    /// Kubernetes only: the injection and validation webhooks (HTTPS; Service port 443),
+    /// Istio's 15017.
+    pub webhook_port: u16,
+}
+
+/// Images and the sidecar, as Istio's `values.global`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GlobalValues {
+    /// The registry and path images are pulled from (Istio's `hub`).
+    pub hub: String,
+    /// The images' tag (Istio's `tag`): this meshctl's version in the built-in profiles.
+    pub tag: String,
+    /// The sidecar (and gateway) proxy.
+    pub proxy: ProxyValues,
+}
+
+/// The proxy's image and the sidecar's resources.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProxyValues {
+    /// `<hub>/<image>:<tag>`, or as given when it holds a `/`.
+    pub image: String,
+    /// The injected sidecar's requests and limits.
+    pub resources: ResourceValues,
+}
+
+/// Kubernetes resource requests and limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceValues {
+    /// What the scheduler reserves.
+    pub requests: CpuMemory,
+    /// The most the container may use.
+    pub limits: CpuMemory,
+}
+
+/// A CPU and a memory quantity (`100m`, `128Mi`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CpuMemory {
+    /// CPU, e.g. `10m` or `1`.
+    pub cpu: String,
+    /// Memory, e.g. `32Mi` or `1Gi`.
+    pub memory: String,
+}
+
+impl GlobalValues {
+    /// The full reference of `image` (Istio's rule: an image containing `/` is complete).
+    pub fn image(&self, image: &str) -> String {
+        if image.contains('/') {
+            image.to_string()
+        } else {
+            format!("{}/{image}:{}", self.hub.trim_end_matches('/'), self.tag)
+        }
+    }
 }
 
 /// A gateway's listener and its own ports (admin, stats, health on 127.0.0.1). Each gateway
@@ -135,6 +197,10 @@ pub enum LeafType {
     Ip,
     /// Any non-empty text.
     Text,
+    /// An integer 1 or more.
+    Count,
+    /// A Kubernetes quantity such as `100m`, `1`, `128Mi` or `1Gi`.
+    Quantity,
 }
 
 impl LeafType {
@@ -147,6 +213,8 @@ impl LeafType {
             LeafType::Duration => "a duration such as 24h, 90m or 30s",
             LeafType::Ip => "an IP address such as 127.0.0.1",
             LeafType::Text => "a non-empty string",
+            LeafType::Count => "a whole number, 1 or more",
+            LeafType::Quantity => "a Kubernetes quantity such as 100m, 1, 128Mi or 1Gi",
         }
     }
 }
@@ -170,10 +238,32 @@ pub const LEAVES: &[Leaf] = &[
     leaf("components.controlPlane.enabled", LeafType::Bool),
     leaf("components.ingressGateway.enabled", LeafType::Bool),
     leaf("components.egressGateway.enabled", LeafType::Bool),
+    leaf("values.global.hub", LeafType::Text),
+    leaf("values.global.tag", LeafType::Text),
+    leaf("values.global.proxy.image", LeafType::Text),
+    leaf(
+        "values.global.proxy.resources.requests.cpu",
+        LeafType::Quantity,
+    ),
+    leaf(
+        "values.global.proxy.resources.requests.memory",
+        LeafType::Quantity,
+    ),
+    leaf(
+        "values.global.proxy.resources.limits.cpu",
+        LeafType::Quantity,
+    ),
+    leaf(
+        "values.global.proxy.resources.limits.memory",
+        LeafType::Quantity,
+    ),
     leaf("values.controlPlane.xdsPort", LeafType::Port),
     leaf("values.controlPlane.xdsTlsPort", LeafType::Port),
     leaf("values.controlPlane.monitoringPort", LeafType::Port),
     leaf("values.controlPlane.logLevel", LeafType::Text),
+    leaf("values.controlPlane.image", LeafType::Text),
+    leaf("values.controlPlane.replicaCount", LeafType::Count),
+    leaf("values.controlPlane.webhookPort", LeafType::Port),
     leaf("values.ingressGateway.address", LeafType::Ip),
     leaf("values.ingressGateway.port", LeafType::Port),
     leaf("values.ingressGateway.adminPort", LeafType::Port),
@@ -335,7 +425,15 @@ mod tests {
         assert_eq!(children(""), vec!["components", "values"]);
         assert_eq!(
             children("values.controlPlane"),
-            vec!["xdsPort", "xdsTlsPort", "monitoringPort", "logLevel"]
+            vec![
+                "xdsPort",
+                "xdsTlsPort",
+                "monitoringPort",
+                "logLevel",
+                "image",
+                "replicaCount",
+                "webhookPort"
+            ]
         );
         assert!(is_branch("values.controlPlane"));
         assert!(!is_branch("values.controlPlane.xdsPort"));
