@@ -9,6 +9,7 @@
 //!   and the monitoring/config API.
 //! - [`ca`]: the certificate authority: root, workload certificates with SPIFFE identities.
 //! - [`telemetry`]: scrapes proxies' metrics; topology and traffic windows as a JSON API.
+//! - [`webhook`]: the Kubernetes admission webhooks (sidecar injection, validation).
 
 pub mod ca;
 pub mod registry;
@@ -16,3 +17,4 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod translate;
+pub mod webhook;

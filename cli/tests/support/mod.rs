@@ -27,7 +27,7 @@ pub fn meshctl_bin() -> PathBuf {
 const PROGRAMS: [(&str, &[&str]); 3] = [
     (
         "mesh-controlplane",
-        &["controlplane", "api", "identity", "Cargo.lock"],
+        &["controlplane", "api", "identity", "inject", "Cargo.lock"],
     ),
     ("mesh-proxy", &["proxy", "api", "identity", "Cargo.lock"]),
     (

@@ -84,6 +84,19 @@ struct RunArgs {
     /// Log filter (tracing syntax: info, debug, mesh_controlplane=trace, ...).
     #[arg(long, env = "MESH_CONTROLPLANE_LOG", default_value = "info")]
     log_level: String,
+    /// Serve the Kubernetes admission webhooks here (HTTPS: POST /inject adds the sidecar to
+    /// Pods, POST /validate checks Istio resources). Off when not given.
+    #[arg(long, value_name = "ADDR")]
+    webhook: Option<SocketAddr>,
+    /// The DNS names of the webhooks' certificate (the Service the API server dials).
+    /// Repeatable.
+    #[arg(long, value_name = "NAME", requires = "webhook", default_value = mesh_controlplane::webhook::DEFAULT_DNS_NAME)]
+    webhook_dns_name: Vec<String>,
+    /// The injection options as JSON (image, control plane address, resources; the
+    /// `mesh-sidecar-injector` ConfigMap of `meshctl manifest generate`). Default: the
+    /// built-in options of the default profile.
+    #[arg(long, value_name = "FILE", requires = "webhook")]
+    injection_config: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -148,6 +161,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             certs,
         };
         let monitoring = bind(args.monitoring, "monitoring").await?;
+        let webhook = match args.webhook {
+            Some(addr) => Some(bind(addr, "the admission webhooks").await?),
+            None => None,
+        };
+        let inject = match &args.injection_config {
+            Some(path) => read_injection_config(path)?,
+            None => mesh_inject::InjectOptions::default(),
+        };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let opts = HubOptions {
             debounce: args.debounce.as_std(),
@@ -155,6 +176,17 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             registry_file: Some(args.state_dir.join(server::persist::REGISTRY_FILE)),
             scrape_interval: args.scrape_interval.as_std(),
         };
+        if let Some(listener) = webhook {
+            let serving = Arc::new(
+                server::tls::Serving::webhook(ca.clone(), args.webhook_dns_name.clone())
+                    .context("cannot set up the webhooks' certificate")?,
+            );
+            let addr = listener.local_addr()?;
+            tokio::spawn(serving.clone().renew(stop_rx.clone()));
+            let ctx = Arc::new(mesh_controlplane::webhook::WebhookCtx { inject });
+            tokio::spawn(mesh_controlplane::webhook::serve(listener, serving.acceptor.clone(), ctx, stop_rx.clone()));
+            tracing::info!(webhook = %addr, names = ?args.webhook_dns_name, "admission webhooks serving");
+        }
         let bound = server::serve(store, tokens, xds, Some(xds_tls), monitoring, opts, stop_rx).await?;
         tracing::info!(
             xds = %bound.xds,
@@ -230,6 +262,19 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)
+}
+
+/// The webhook's injection options from their JSON file; every key is optional.
+fn read_injection_config(path: &std::path::Path) -> anyhow::Result<mesh_inject::InjectOptions> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --injection-config {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "--injection-config {} is not valid injection options JSON (keys as in the \
+             mesh-sidecar-injector ConfigMap of `meshctl manifest generate`)",
+            path.display()
+        )
+    })
 }
 
 #[cfg(test)]

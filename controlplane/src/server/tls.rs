@@ -50,6 +50,8 @@ pub struct Serving {
     certs: Arc<WorkloadCerts>,
     ca: Arc<Ca>,
     issued: IssuedCert,
+    /// The DNS names the certificate carries besides the SPIFFE ID.
+    names: Vec<String>,
 }
 
 impl std::fmt::Debug for Serving {
@@ -64,7 +66,8 @@ impl std::fmt::Debug for Serving {
 impl Serving {
     /// Issues the serving certificate and builds the config.
     pub fn new(ca: Arc<Ca>) -> Result<Serving, ServingError> {
-        let (issued, key) = issue(&ca)?;
+        let names = vec![CONTROL_PLANE_NAME.to_string()];
+        let (issued, key) = issue(&ca, &names)?;
         let certs = Arc::new(WorkloadCerts::new(
             issued.chain.clone(),
             key.private_key_der(),
@@ -86,6 +89,31 @@ impl Serving {
             certs,
             ca,
             issued,
+            names,
+        })
+    }
+
+    /// The admission webhooks' certificate: the mesh CA signs it for `dns_names` (the
+    /// Service's name as the API server dials it, `mesh-controlplane.mesh-system.svc`); no
+    /// client certificate is asked for (the API server presents none by default); TLS 1.3
+    /// (the mesh's only version; the API server's Go client speaks it), HTTP/2 or HTTP/1.1.
+    pub fn webhook(ca: Arc<Ca>, dns_names: Vec<String>) -> Result<Serving, ServingError> {
+        let (issued, key) = issue(&ca, &dns_names)?;
+        let certs = Arc::new(WorkloadCerts::new(
+            issued.chain.clone(),
+            key.private_key_der(),
+        )?);
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_no_client_auth()
+            .with_cert_resolver(certs.clone());
+        config.alpn_protocols = vec![ALPN_H2.to_vec(), b"http/1.1".to_vec()];
+        Ok(Serving {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            certs,
+            ca,
+            issued,
+            names: dns_names,
         })
     }
 
@@ -101,7 +129,7 @@ impl Serving {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => return,
             }
-            let renewed = issue(&self.ca).and_then(|(issued, key)| {
+            let renewed = issue(&self.ca, &self.names).and_then(|(issued, key)| {
                 self.certs
                     .rotate(issued.chain.clone(), key.private_key_der())?;
                 Ok(issued)
@@ -129,10 +157,11 @@ pub fn identity(ca: &Ca) -> Result<Identity, crate::ca::IdentityError> {
     )
 }
 
-fn issue(ca: &Ca) -> Result<(IssuedCert, WorkloadKey), ServingError> {
+fn issue(ca: &Ca, names: &[String]) -> Result<(IssuedCert, WorkloadKey), ServingError> {
     let id = identity(ca)?;
     let key = WorkloadKey::generate().map_err(ServingError::Key)?;
     let csr = key.anonymous_csr_pem().map_err(ServingError::Key)?;
-    let issued = ca.sign_server_csr(&csr, &id, &[CONTROL_PLANE_NAME], SERVING_TTL)?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let issued = ca.sign_server_csr(&csr, &id, &names, SERVING_TTL)?;
     Ok((issued, key))
 }
