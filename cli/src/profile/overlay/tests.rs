@@ -150,3 +150,40 @@ fn cross_key_problems() {
     );
     assert!(e[0].contains("a gateway needs the control plane"), "{e:?}");
 }
+
+#[test]
+fn quantities_and_counts() {
+    for ok in ["10m", "1", "0.5", "128Mi", "1Gi", "2k", "1.5G"] {
+        assert!(is_quantity(ok), "{ok} is a quantity");
+    }
+    for bad in ["", "m", "1.", ".", "10 m", "1mi", "-1", "1e3x", "Mi"] {
+        assert!(!is_quantity(bad), "{bad:?} is not a quantity");
+    }
+    let spec = build(
+        minimal(),
+        &[],
+        &[
+            "values.global.proxy.resources.limits.memory=512Mi".to_string(),
+            "values.controlPlane.replicaCount=3".to_string(),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(spec.values.global.proxy.resources.limits.memory, "512Mi");
+    assert_eq!(spec.values.control_plane.replica_count, 3);
+    let e = errors(&[], &["values.global.proxy.resources.requests.cpu=lots"]);
+    assert!(e[0].contains("a Kubernetes quantity"), "{e:?}");
+    let e = errors(&[], &["values.controlPlane.replicaCount=0"]);
+    assert!(e[0].contains("a whole number, 1 or more"), "{e:?}");
+}
+
+#[test]
+fn builtin_profiles_tag_this_version() {
+    for name in crate::profile::NAMES {
+        let spec = builtin(name).expect("profile").spec().expect("valid");
+        assert_eq!(
+            spec.values.global.tag,
+            env!("CARGO_PKG_VERSION"),
+            "profiles/{name}.yaml: values.global.tag must be meshctl's version"
+        );
+    }
+}
