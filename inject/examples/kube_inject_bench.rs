@@ -36,6 +36,11 @@ fn cpu_secs() -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// meshctl's allocator (see cli/src/main.rs): injection allocates a tree per document on
+/// worker threads, and glibc's malloc spends a quarter of the run on it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (path, mode) = match args.as_slice() {
@@ -46,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     let bytes = std::fs::metadata(path)
         .with_context(|| format!("cannot read {path}"))?
         .len();
-    let open = || -> anyhow::Result<Box<dyn BufRead>> {
+    let open = || -> anyhow::Result<Box<dyn BufRead + Send>> {
         let f = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
         Ok(Box::new(BufReader::with_capacity(64 * 1024, f)))
     };

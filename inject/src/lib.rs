@@ -80,7 +80,7 @@ fn collect(file: &str, input: &str, mode: Mode<'_>) -> Result<Output, InjectErro
 ///
 /// An error can come after earlier documents were written: to leave no partial output,
 /// write to a temporary file and rename it (or copy it to stdout) only on success.
-pub fn inject_stream<R: BufRead, W: Write>(
+pub fn inject_stream<R: BufRead + Send, W: Write>(
     file: &str,
     input: R,
     output: W,
@@ -95,7 +95,7 @@ pub fn inject_stream<R: BufRead, W: Write>(
 }
 
 /// Streaming [`uninject`], with the same contract as [`inject_stream`].
-pub fn uninject_stream<R: BufRead, W: Write>(
+pub fn uninject_stream<R: BufRead + Send, W: Write>(
     file: &str,
     input: R,
     output: W,

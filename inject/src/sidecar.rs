@@ -183,19 +183,22 @@ fn mount(name: &str, path: &str) -> Node {
 type Slot<K> = RefCell<Option<(K, Node)>>;
 
 /// A one-entry cache per thread: a file's pods mostly get identical sidecars, and cloning a
-/// built one is cheaper than building it again.
-fn cached<K: PartialEq>(
+/// built one is cheaper than building it again. `same` compares the cached key with the
+/// current inputs without copying them (a pod's lookup allocates nothing); `key` makes the
+/// key on a miss.
+fn cached<K>(
     slot: &'static LocalKey<Slot<K>>,
-    key: K,
+    same: impl FnOnce(&K) -> bool,
+    key: impl FnOnce() -> K,
     build: impl FnOnce() -> Node,
 ) -> Node {
     slot.with(|cell| {
         let mut cell = cell.borrow_mut();
         match &*cell {
-            Some((k, node)) if *k == key => node.clone(),
+            Some((k, node)) if same(k) => node.clone(),
             _ => {
                 let node = build();
-                *cell = Some((key, node.clone()));
+                *cell = Some((key(), node.clone()));
                 node
             }
         }
@@ -214,8 +217,12 @@ thread_local! {
 
 /// The proxy container.
 pub(crate) fn proxy_container(plan: &Plan, opts: &InjectOptions) -> Node {
-    let key = (plan.image.clone(), plan.resources.clone(), opts.clone());
-    cached(&PROXY, key, || build_proxy_container(plan, opts))
+    cached(
+        &PROXY,
+        |(image, resources, o)| *image == plan.image && *resources == plan.resources && o == opts,
+        || (plan.image.clone(), plan.resources.clone(), opts.clone()),
+        || build_proxy_container(plan, opts),
+    )
 }
 
 fn build_proxy_container(plan: &Plan, opts: &InjectOptions) -> Node {
@@ -301,14 +308,25 @@ fn build_proxy_container(plan: &Plan, opts: &InjectOptions) -> Node {
 
 /// The init container installing the iptables rules; `uid`/`gid` are the proxy's.
 pub(crate) fn init_container(plan: &Plan, uid: u32, gid: u32) -> Node {
-    let key = (
-        plan.image.clone(),
-        plan.resources.clone(),
-        plan.traffic.clone(),
-        uid,
-        gid,
-    );
-    cached(&INIT, key, || build_init_container(plan, uid, gid))
+    cached(
+        &INIT,
+        |(image, resources, traffic, u, g)| {
+            *image == plan.image
+                && *resources == plan.resources
+                && *traffic == plan.traffic
+                && (*u, *g) == (uid, gid)
+        },
+        || {
+            (
+                plan.image.clone(),
+                plan.resources.clone(),
+                plan.traffic.clone(),
+                uid,
+                gid,
+            )
+        },
+        || build_init_container(plan, uid, gid),
+    )
 }
 
 fn build_init_container(plan: &Plan, uid: u32, gid: u32) -> Node {
@@ -341,7 +359,12 @@ fn build_init_container(plan: &Plan, uid: u32, gid: u32) -> Node {
 
 /// The pod volumes the proxy mounts.
 pub(crate) fn volumes(opts: &InjectOptions) -> Vec<Node> {
-    let all = cached(&VOLUMES, opts.clone(), || Node::Seq(build_volumes(opts)));
+    let all = cached(
+        &VOLUMES,
+        |o| o == opts,
+        || opts.clone(),
+        || Node::Seq(build_volumes(opts)),
+    );
     match all {
         Node::Seq(v) => v,
         _ => Vec::new(),

@@ -184,3 +184,65 @@ fn streaming_writes_the_same_as_the_string_api() {
     let whole = inject("s.yaml", &text, &opts()).expect("injects").yaml;
     assert_eq!(String::from_utf8(out).expect("utf-8"), whole);
 }
+
+/// Documents are injected on several threads: a file far larger than one batch comes out
+/// exactly as its documents one by one would, reports in input order, and an error deep in
+/// the file stops it with the reports of everything before it (and its own line).
+#[test]
+fn many_documents_keep_their_order_across_worker_threads() {
+    let doc = |i: usize| {
+        match i % 3 {
+        0 => format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers:\n  - name: app\n    image: nginx:{i}\n"),
+        1 => format!("apiVersion: v1\nkind: Service\nmetadata: {{name: s{i}}}   # kept as is\n"),
+        _ => format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: h{i}\nspec:\n  hostNetwork: true\n  containers: [{{name: a, image: b}}]\n"),
+    }
+    };
+    let docs: Vec<String> = (0..3000).map(doc).collect();
+    let text = docs.join("---\n");
+    assert!(text.len() > 4 * 64 * 1024, "spans many batches");
+    let mut names = Vec::new();
+    let mut out = Vec::new();
+    inject_stream("big.yaml", text.as_bytes(), &mut out, &opts(), &mut |t| {
+        names.push(t.workload.name.clone())
+    })
+    .expect("injects");
+    let expected: Vec<String> = (0..3000)
+        .filter(|i| i % 3 != 1)
+        .map(|i| format!("{}{i}", if i % 3 == 0 { "p" } else { "h" }))
+        .collect();
+    assert_eq!(names, expected, "reports in input order");
+    let one_by_one: Vec<String> = docs
+        .iter()
+        .map(|d| inject("big.yaml", d, &opts()).expect("injects").yaml)
+        .collect();
+    assert_eq!(
+        String::from_utf8(out).expect("utf-8"),
+        one_by_one.join("---\n"),
+        "output in input order"
+    );
+
+    // An invalid document at index 2400: everything before it reported, then its error.
+    let mut broken = docs.clone();
+    broken[2400] = "apiVersion: v1\nkind: Pod\nmetadata: {name: bad\n".into();
+    let text = broken.join("---\n");
+    let mut reported = 0;
+    let err = inject_stream(
+        "big.yaml",
+        text.as_bytes(),
+        std::io::sink(),
+        &opts(),
+        &mut |_| reported += 1,
+    )
+    .expect_err("invalid YAML");
+    assert_eq!(reported, (0..2400).filter(|i| i % 3 != 1).count());
+    let line = 1 + broken[..2400]
+        .iter()
+        .map(|d| d.lines().count() + 1)
+        .sum::<usize>();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("big.yaml:{}", line + 2))
+            || msg.contains(&format!("big.yaml:{}", line + 2)),
+        "{msg} (document starts at line {line})"
+    );
+}

@@ -136,18 +136,20 @@ pub fn plain_safe(text: &str) -> bool {
         return false;
     }
     let mut prev = 0u8;
+    let mut ascii = true;
     for &c in b {
         match c {
             // Control characters (tabs and line breaks included) need quoting.
             0..=0x1f | 0x7f => return false,
             b' ' if prev == b':' => return false,
             b'#' if prev == b' ' => return false,
+            0x80.. => ascii = false,
             _ => {}
         }
         prev = c;
     }
     // Outside ASCII: no C1 controls, BOM or Unicode line separators.
-    text.is_ascii()
+    ascii
         || text
             .chars()
             .all(|c| !c.is_control() && c != '\u{feff}' && c != '\u{2028}' && c != '\u{2029}')
