@@ -324,7 +324,7 @@ fn every_bookinfo_file_translates_to_valid_snapshots() {
             sidecar(&res, &reg, w);
         }
         let input = mesh_controlplane::translate::Input {
-            resources: &res,
+            resources: &res.iter().collect::<Vec<_>>(),
             registry: &reg,
         };
         let t = mesh_controlplane::translate::gateway(

@@ -31,9 +31,10 @@ async fn start_sidecar(
         version: "1".into(),
         auto_mtls: false,
     };
+    let resources: Vec<&mesh_api::istio::Resource> = resources.iter().collect();
     let t = translate::sidecar(
         &Input {
-            resources,
+            resources: &resources,
             registry: reg,
         },
         w,
@@ -117,7 +118,7 @@ async fn bookinfo_gateway_reaches_productpage_through_its_sidecar() {
     let port_map = std::collections::BTreeMap::from([(8080, 0)]);
     let t = translate::gateway(
         &Input {
-            resources: &res,
+            resources: &res.iter().collect::<Vec<_>>(),
             registry: &reg,
         },
         &translate_support::ingress(),

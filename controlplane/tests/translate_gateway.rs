@@ -16,7 +16,7 @@ fn bookinfo_gateway_routes_the_five_paths_to_productpage() {
     let res = bookinfo_files(&["bookinfo-gateway.yaml", "destination-rule-all.yaml"]);
     let port_map = BTreeMap::from([(8080, 18080)]);
     let input = Input {
-        resources: &res,
+        resources: &res.iter().collect::<Vec<_>>(),
         registry: &reg,
     };
     let t = gateway(
@@ -106,7 +106,7 @@ spec:
 "#,
     );
     let input = Input {
-        resources: &res,
+        resources: &res.iter().collect::<Vec<_>>(),
         registry: &reg,
     };
     let port_map = BTreeMap::from([(80, 8080)]);

@@ -45,11 +45,12 @@ struct Built {
 
 /// What the hub builds for every sidecar in one push, sharing parts by key.
 fn build_all(resources: &[Resource], reg: &Registry) -> (HashMap<String, Built>, usize) {
+    let resources: Vec<&Resource> = resources.iter().collect();
     let input = Input {
-        resources,
+        resources: &resources,
         registry: reg,
     };
-    let keys = translate::selector_keys(resources);
+    let keys = translate::selector_keys(&resources);
     let mut parts: HashMap<OutboundKey, std::sync::Arc<SharedOutbound>> = HashMap::new();
     let mut out = HashMap::new();
     for w in &reg.workloads {
@@ -94,8 +95,9 @@ fn expected(resources: &[Resource], reg: &Registry, workload: &str) -> Snapshot 
         .iter()
         .find(|w| w.workload == workload)
         .unwrap();
+    let resources: Vec<&Resource> = resources.iter().collect();
     let input = Input {
-        resources,
+        resources: &resources,
         registry: reg,
     };
     translate::sidecar(&input, w, &opts(w)).snapshot
@@ -134,7 +136,7 @@ fn full_and_delta_frames_carry_exactly_the_translated_snapshots() {
     let mut full_bytes = 0;
     for (i, resources) in steps.iter().enumerate() {
         let (built, parts) = build_all(resources, &reg);
-        let labelled = !translate::selector_keys(resources).is_empty();
+        let labelled = !translate::selector_keys(&resources.iter().collect::<Vec<_>>()).is_empty();
         if labelled {
             assert!(
                 parts > 1,

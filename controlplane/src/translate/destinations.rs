@@ -15,7 +15,7 @@ use super::{hosts, lookup, Acc, ProxyView};
 /// What destinations are resolved against.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Env<'a> {
-    pub resources: &'a [Resource],
+    pub resources: &'a [&'a Resource],
     /// `resources`' VirtualServices and DestinationRules by host.
     pub hosts: &'a lookup::HostIndex,
     pub catalog: &'a Catalog,

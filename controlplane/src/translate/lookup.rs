@@ -30,7 +30,7 @@ pub struct HostIndex {
 }
 
 impl HostIndex {
-    pub fn build(resources: &[Resource]) -> HostIndex {
+    pub fn build(resources: &[&Resource]) -> HostIndex {
         let mut index = HostIndex::default();
         for (i, r) in resources.iter().enumerate() {
             let names: &[String] = match r {
@@ -54,7 +54,7 @@ impl HostIndex {
     /// still matches each rule's hosts, so precedence is decided exactly as before).
     fn candidates<'a>(
         &self,
-        resources: &'a [Resource],
+        resources: &'a [&'a Resource],
         host: &str,
     ) -> impl Iterator<Item = &'a Resource> {
         let mut ids: Vec<usize> = self
@@ -67,7 +67,8 @@ impl HostIndex {
         ids.extend(&self.wildcard);
         ids.sort_unstable();
         ids.dedup();
-        ids.into_iter().filter_map(move |i| resources.get(i))
+        ids.into_iter()
+            .filter_map(move |i| resources.get(i).copied())
     }
 }
 
@@ -75,7 +76,7 @@ impl HostIndex {
 /// visible to the proxy. The most specific host pattern wins (exact before wildcards,
 /// longer wildcards first); among equals, the first in input order (Istio: the oldest).
 pub fn mesh_virtual_service<'a>(
-    resources: &'a [Resource],
+    resources: &'a [&'a Resource],
     index: &HostIndex,
     host: &str,
     proxy: ProxyView<'_>,
@@ -107,7 +108,7 @@ pub fn mesh_virtual_service<'a>(
 /// namespace, then one in the service's namespace, then input order (Istio's lookup order,
 /// without its merging of several rules for one host).
 pub fn destination_rule<'a>(
-    resources: &'a [Resource],
+    resources: &'a [&'a Resource],
     index: &HostIndex,
     host: &str,
     service_ns: &str,

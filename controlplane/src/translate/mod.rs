@@ -64,7 +64,7 @@ pub use gateway::gateway;
 /// What every translation reads: the resources users applied and the registry.
 #[derive(Clone, Copy, Debug)]
 pub struct Input<'a> {
-    pub resources: &'a [Resource],
+    pub resources: &'a [&'a Resource],
     pub registry: &'a Registry,
 }
 
@@ -287,7 +287,7 @@ impl OutboundKey {
 
 /// Every label key a selector in `resources` reads from the proxy's labels while the outbound
 /// part is translated.
-pub fn selector_keys(resources: &[Resource]) -> BTreeSet<String> {
+pub fn selector_keys(resources: &[&Resource]) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
     for r in resources {
         match r {

@@ -100,7 +100,7 @@ fn selects(sel: &Option<WorkloadSelector>, w: &Workload) -> bool {
 }
 
 /// The PeerAuthentication in force for workload `w`.
-pub fn peer_authentication(resources: &[Resource], w: &Workload) -> PeerAuthentication {
+pub fn peer_authentication(resources: &[&Resource], w: &Workload) -> PeerAuthentication {
     let (mut workload, mut namespace, mut mesh) = (None, None, None);
     for r in resources {
         let Resource::PeerAuthentication(pa) = r else {
@@ -167,7 +167,7 @@ fn convert_mode(m: sec::MtlsMode) -> MtlsMode {
 
 /// The AuthorizationPolicies that apply to workload `w`, compiled.
 pub(crate) fn authorization(
-    resources: &[Resource],
+    resources: &[&Resource],
     w: &Workload,
     warnings: &mut Warnings,
 ) -> Vec<AuthorizationRule> {

@@ -122,9 +122,10 @@ pub fn sidecar_with(
         version: "1".into(),
         auto_mtls,
     };
+    let resources: Vec<&Resource> = resources.iter().collect();
     let t = translate::sidecar(
         &Input {
-            resources,
+            resources: &resources,
             registry: reg,
         },
         w,
