@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
     analyze, apply, completion, delete, demo, get, install, kube_inject, manifest, profile,
-    proxy_config, proxy_status, samples, stat, uninstall, verify, version,
+    proxy_config, proxy_status, samples, stat, tui, uninstall, verify, version,
 };
 
 const EXAMPLES: &str = "\
@@ -14,6 +14,7 @@ Examples:
   meshctl samples deploy bookinfo             # Bookinfo, each workload with its sidecar
   meshctl apply -f virtual-service-all-v1.yaml
   meshctl get virtualservices
+  meshctl dashboard                           # the live topology and traffic dashboard
   meshctl kube-inject -f app.yaml -o app-injected.yaml
   meshctl manifest generate --profile default > mesh.yaml
   meshctl uninstall --purge -y
@@ -87,6 +88,10 @@ pub enum Command {
     KubeInject(kube_inject::Args),
     /// Render the Kubernetes manifests of a profile (CRDs, control plane, webhooks, gateways).
     Manifest(manifest::Args),
+    /// Terminal UIs: `meshctl tui dashboard`, the live topology and traffic dashboard.
+    Tui(tui::Args),
+    /// The live dashboard (the same as `meshctl tui dashboard`).
+    Dashboard(tui::DashboardArgs),
 }
 
 #[cfg(test)]

@@ -339,3 +339,16 @@ fn control_plane_down_once_then_reconnected() {
     a.filter = "down".into();
     assert_eq!(a.event_rows().len(), 1);
 }
+
+#[test]
+fn filter_then_enter_opens_the_filtered_service() {
+    let mut a = loaded(View::Services);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Char('/'));
+    chars(&mut a, "reviews");
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.view, View::Detail);
+    assert_eq!(a.detail_service().map(|s| s.app.as_str()), Some("reviews"));
+}

@@ -2,8 +2,10 @@
 //! `demo` profile (`meshctl install --profile demo`, with its confirmation), deploys Bookinfo
 //! (`meshctl samples deploy bookinfo`), applies Bookinfo's gateway, its DestinationRules and
 //! a canary for reviews (80% v1, 20% v2), sends `GET /productpage` through the ingress
-//! gateway in the background (`meshctl samples traffic`, in this process), and prints
-//! `meshctl stat`'s table every `--interval` until Ctrl-C or `--duration`. Then it stops its
+//! gateway in the background (`meshctl samples traffic`, in this process), and opens the live
+//! dashboard (`meshctl dashboard`) when stdout is a terminal, or else (or with
+//! `--no-dashboard`) prints `meshctl stat`'s table every `--interval`, until `q` / Ctrl-C or
+//! `--duration`. Then it stops its
 //! traffic and leaves the mesh running, as istioctl's and linkerd's demos do, so the other
 //! commands have something to show.
 
@@ -36,8 +38,9 @@ Examples:
   meshctl demo -y --rps 50 --interval 2s
   meshctl demo --set values.ingressGateway.port=9080 --first-ip 127.0.20.1
 Steps: install the demo profile, deploy Bookinfo, apply its gateway, DestinationRules and a
-reviews canary (80% v1, 20% v2), send traffic through the ingress gateway, print `meshctl
-stat` every --interval. Ctrl-C (or --duration) stops the traffic and leaves the mesh
+reviews canary (80% v1, 20% v2), send traffic through the ingress gateway, open the live
+dashboard on a terminal (q quits it) or else print `meshctl stat` every --interval.
+Quitting, Ctrl-C or --duration stops the traffic and leaves the mesh
 running: look further with `meshctl proxy-status` and `meshctl stat`; remove everything with
 `meshctl uninstall --purge -y`.";
 
@@ -89,6 +92,10 @@ pub struct Args {
     /// Requests per second sent to the product page.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub rps: u32,
+    /// Print `meshctl stat` tables instead of opening the dashboard (the default without a
+    /// terminal).
+    #[arg(long)]
+    pub no_dashboard: bool,
     /// How often the stat table is printed.
     #[arg(long, default_value = "5s", value_name = "DURATION")]
     pub interval: mesh_api::Duration,
@@ -252,8 +259,14 @@ async fn watch(
             std::future::pending::<()>().await;
         }
     };
+    let dashboard = !args.no_dashboard && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let tables = async {
-        if print_tables(&api, args, duration, stop).await {
+        let stopped = if dashboard {
+            show_dashboard(api.addr(), args, duration, stop).await
+        } else {
+            print_tables(&api, args, duration, stop).await
+        };
+        if stopped {
             let _ = ctrl_c.send(());
         }
     };
@@ -269,6 +282,34 @@ async fn watch(
         );
     }
     Ok(())
+}
+
+/// The live dashboard until it is quit or `stop` (true), or `duration` (false; leaving the
+/// dashboard restores the terminal).
+async fn show_dashboard(
+    addr: SocketAddr,
+    args: &Args,
+    duration: Option<Duration>,
+    stop: Pin<&mut impl Future<Output = ()>>,
+) -> bool {
+    let mut opts = mesh_tui::DashboardOptions::new(addr);
+    opts.window = args.window.as_str().parse().unwrap_or(opts.window);
+    let deadline = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = mesh_tui::run(opts) => {
+            if let Err(e) = r {
+                eprintln!("meshctl: the dashboard stopped: {e}");
+            }
+            true
+        }
+        _ = stop => true,
+        _ = deadline => false,
+    }
 }
 
 /// Prints the stat table every `--interval` until `stop` (true) or `duration` (false).

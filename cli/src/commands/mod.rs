@@ -16,6 +16,7 @@ pub mod proxy_config;
 pub mod proxy_status;
 pub mod samples;
 pub mod stat;
+pub mod tui;
 pub mod uninstall;
 pub mod verify;
 pub mod version;
@@ -70,6 +71,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Samples(a) => samples::run(&g, a).await,
         Command::KubeInject(a) => kube_inject::run(a).await,
         Command::Manifest(a) => manifest::run(a),
+        Command::Tui(a) => tui::run(&g, a).await,
+        Command::Dashboard(a) => tui::dashboard(&g, a).await,
         Command::Demo(a) => demo::run(&g, a).await,
     }
 }

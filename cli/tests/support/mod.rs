@@ -4,6 +4,7 @@
 //! name, so no process outlives a test, pass or fail.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod tmux;
 pub mod workloads;
 
 use std::net::SocketAddr;

@@ -324,6 +324,13 @@ impl App {
             _ => {}
         }
         self.selected_event = 0;
+        // A selection the filter hides gives way to the first row it shows, so that Enter
+        // opens what is on the screen.
+        if matches!(self.view, View::Services | View::Proxies | View::Config)
+            && self.selected_row().is_none()
+        {
+            self.select_row(0);
+        }
     }
 
     fn act(&mut self, action: Action) -> Option<Command> {
@@ -382,8 +389,14 @@ impl App {
 
     fn open(&mut self) {
         match self.view {
-            View::Topology | View::Services => {
+            View::Topology => {
                 if self.selected_service.is_some() {
+                    self.switch(View::Detail);
+                }
+            }
+            // Only a row on the screen opens (the filter may hide the selected one).
+            View::Services => {
+                if self.selected_row().is_some() {
                     self.switch(View::Detail);
                 }
             }
