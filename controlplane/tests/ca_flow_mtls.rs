@@ -5,6 +5,9 @@
 //!   server side's `istio_requests_total` says `mutual_tls` with both SPIFFE IDs; a sidecar
 //!   on the plaintext port has no certificate and is reached (and reaches others) in plain
 //!   text;
+//! - the monitoring API reports each sidecar's certificate expiry (`cert_not_after`, from
+//!   its `istio_agent_cert_expiry_seconds`) as the certificate it serves says, and `null` for
+//!   the plaintext one;
 //! - PeerAuthentication STRICT applied through the config API makes the server sidecar
 //!   refuse a plaintext client on its inbound port, while sidecar-to-sidecar mTLS still works.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -62,6 +65,28 @@ async fn sidecars_with_certificates_talk_mtls_and_plaintext_ones_do_not() {
     assert!(ratings.client.status().certificate.is_none());
     let tls = reviews.client.proxy().unwrap().shared.tls.clone();
     assert_eq!(tls.expect("reviews serves mTLS").spiffe_id, REVIEWS);
+
+    // The mesh API knows when each certificate expires (24 h certificates: no rotation in
+    // between), and that ratings has none.
+    for s in [&pp, &reviews] {
+        let served = s.served_not_after().await.expect("a certificate");
+        let reported = cp.reported_cert_not_after(&s.id()).await;
+        assert!(
+            reported.abs_diff(served) <= 1,
+            "{}: reported {reported}, serves {served}",
+            s.id()
+        );
+    }
+    assert_eq!(ratings.served_not_after().await, None);
+    let plain = eventually(WAIT, "ratings scraped", || async {
+        cp.mesh_proxy(&ratings.id())
+            .await
+            .filter(|p| p["scrape_up"] == true)
+    })
+    .await;
+    assert!(plain["cert_not_after"].is_null(), "{plain}");
+    let target = cp.wait_scraped(&ratings.id()).await;
+    assert!(target["cert_not_after"].is_null(), "{target}");
 
     // productpage -> reviews: both hold certificates, so mTLS with no DestinationRule.
     reaches(&pp, "reviews", "reviews-v1").await;

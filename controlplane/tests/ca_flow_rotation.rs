@@ -2,6 +2,8 @@
 //!
 //! - sidecars renew at half-life: the leaf changes, an mTLS connection opened before the
 //!   rotation keeps working after it, and new handshakes get the new certificate;
+//! - the monitoring API's `cert_not_after` for a sidecar is its served certificate's
+//!   notAfter, and moves later as the certificate rotates;
 //! - a certificate that expired while the control plane was down is replaced (proven by the
 //!   token again) once it is back, and mTLS between the sidecars resumes;
 //! - a proxy whose bootstrap token expired keeps its config stream across a control-plane
@@ -150,6 +152,44 @@ async fn short_lived_certificates_rotate_without_dropping_connections() {
     let counted = mtls_requests(&reviews).await;
     reaches_reviews(&pp).await;
     assert!(mtls_requests(&reviews).await > counted);
+}
+
+/// The `cert_not_after` the mesh API reports for `s` once it is the notAfter of the
+/// certificate `s` serves (they differ for up to a scrape interval after each rotation) and
+/// later than `after`.
+async fn reported_matches_served(cp: &ControlPlane, s: &Sidecar, after: u64) -> u64 {
+    eventually(
+        WAIT,
+        "cert_not_after matching the served certificate",
+        || async {
+            let before = s.served_not_after().await?;
+            let reported = cp.reported_cert_not_after(&s.id()).await;
+            let served = s.served_not_after().await?;
+            // Served certificate unchanged around the read: a fair comparison.
+            (before == served && reported.abs_diff(served) <= 1 && reported > after)
+                .then_some(reported)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mesh_api_reports_certificate_expiry_across_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(dir.path(), &SHORT).await;
+    let reviews = tls_sidecar(&cp, "reviews", "v1").await;
+    let first = reported_matches_served(&cp, &reviews, 0).await;
+    let unix_now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        first + 1 >= unix_now && first <= unix_now + 3,
+        "a 2 s certificate: {first} vs now {unix_now}"
+    );
+    // Renewed at half-life: the reported expiry follows the new certificates.
+    let later = reported_matches_served(&cp, &reviews, first).await;
+    assert!(later > first, "{later} after {first}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,3 +69,50 @@ fn ten_minutes_of_one_second_scrapes_sum_exactly() {
     let e = &agg.topology(Window::TenMinutes, now).edges[0];
     assert!((e.rps - 3.0).abs() < 1e-9, "{}", e.rps);
 }
+
+/// A scrape answered at `unix_s` by a proxy whose certificate had `left` seconds to live.
+fn with_certificate(unix_s: f64, left: Option<f64>) -> Scrape {
+    let text = match left {
+        Some(l) => format!("istio_agent_cert_expiry_seconds{{resource_name=\"default\"}} {l}\n"),
+        None => "process_resident_memory_bytes 4096\n".to_string(),
+    };
+    let mut s = Scrape::from_samples(&parse(&text).expect("valid"));
+    s.scraped_at_unix_s = Some(unix_s);
+    s
+}
+
+#[test]
+fn certificate_expiry_is_the_scrape_time_plus_what_was_left_and_follows_rotations() {
+    let t0 = Instant::now();
+    let mut agg = Aggregator::new();
+    agg.record("pp", t0, with_certificate(1_700_000_000.3, Some(3599.9)));
+    let st = &agg.targets(at(t0, 1))[0];
+    assert_eq!(
+        st.cert_not_after,
+        Some(1_700_003_600),
+        "rounded Unix seconds"
+    );
+    let json = serde_json::to_value(st).expect("json");
+    assert_eq!(json["cert_not_after"], 1_700_003_600u64);
+
+    // Rotated: the next scrape reports the new certificate's lifetime.
+    agg.record(
+        "pp",
+        at(t0, 1),
+        with_certificate(1_700_000_001.0, Some(7199.0)),
+    );
+    assert_eq!(
+        agg.targets(at(t0, 2))[0].cert_not_after,
+        Some(1_700_007_200)
+    );
+
+    // Plain text (or a scrape without its time): unknown, `null` in the API.
+    agg.record("pp", at(t0, 2), with_certificate(1_700_000_002.0, None));
+    let st = &agg.targets(at(t0, 3))[0];
+    assert_eq!(st.cert_not_after, None);
+    assert!(serde_json::to_value(st).expect("json")["cert_not_after"].is_null());
+    let mut untimed = with_certificate(0.0, Some(10.0));
+    untimed.scraped_at_unix_s = None;
+    agg.record("pp", at(t0, 3), untimed);
+    assert_eq!(agg.targets(at(t0, 4))[0].cert_not_after, None);
+}

@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+use crate::metrics::AgentStats;
 use crate::proxy::Proxy;
 
 /// Changes the log level at run time (`POST /logging?level=debug`).
@@ -83,7 +84,11 @@ fn handle(
             }
         }
         "/stats/prometheus" | "/metrics" => {
-            let mut r = text(StatusCode::OK, proxy.shared.metrics.render());
+            // Read per scrape: the certificate may have rotated since the last one.
+            let agent = AgentStats {
+                cert_not_after: proxy.shared.tls.as_ref().and_then(|t| t.not_after()),
+            };
+            let mut r = text(StatusCode::OK, proxy.shared.metrics.render(&agent));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -433,16 +433,29 @@ where
 
 /// The proxy's Prometheus text, from its admin server.
 pub async fn scrape(proxy: &Proxy) -> String {
-    let admin = proxy.admin_addr("admin").expect("admin server");
+    scrape_server(proxy, "admin").await
+}
+
+/// The proxy's Prometheus text from one of its servers (`admin`, `stats` or `health`).
+pub async fn scrape_server(proxy: &Proxy, server: &str) -> String {
+    let addr = proxy
+        .admin_addr(server)
+        .unwrap_or_else(|| panic!("no {server} server: set its address in ProxyOptions"));
     let req = Request::get("/stats/prometheus")
         .header("host", "admin")
         .body(Full::new(Bytes::new()))
         .expect("req");
-    send(admin, req).await.expect("scrape").text()
+    send(addr, req).await.expect("scrape").text()
 }
 
 /// Sum of the samples of `metric` whose labels contain every `label="value"` in `labels`.
 pub fn metric_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    metric_value(text, metric, labels).unwrap_or(0.0)
+}
+
+/// Like [`metric_sum`], but `None` when no sample matches (a gauge that is absent, rather
+/// than zero).
+pub fn metric_value(text: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
         .filter(|l| {
             l.starts_with(metric) && matches!(l.as_bytes().get(metric.len()), Some(b'{' | b' '))
@@ -453,7 +466,7 @@ pub fn metric_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
                 .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .fold(None, |sum, v| Some(sum.unwrap_or(0.0) + v))
 }
 
 /// Like [`start_proxy`], with extra options (e.g. a short `header_read_timeout`). The admin

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use mesh_controlplane::ca::{Ca, Identity, WorkloadCerts, WorkloadKey};
 use mesh_proxy::testing::{
-    eventually, fill, get, metric_sum, raw_exchange, scrape, start_proxy_with, Backend, TcpRelay,
+    eventually, fill, get, metric_sum, metric_value, raw_exchange, scrape, scrape_server,
+    start_proxy_with, Backend, TcpRelay,
 };
 use mesh_proxy::tls::IdentitySource;
 use mesh_proxy::{Proxy, ProxyOptions};
@@ -438,6 +439,126 @@ async fn rotated_certificate_is_served_without_dropping_connections() {
         .expect("handshake");
     let served = tls.get_ref().1.peer_certificates().expect("certs")[0].clone();
     assert_eq!(served, after);
+}
+
+/// `istio_agent_cert_expiry_seconds{resource_name="default"}` on both Prometheus servers.
+async fn cert_expiry(proxy: &Proxy) -> [Option<f64>; 2] {
+    let mut out = [None; 2];
+    for (slot, server) in out.iter_mut().zip(["admin", "stats"]) {
+        let text = scrape_server(proxy, server).await;
+        *slot = metric_value(
+            &text,
+            "istio_agent_cert_expiry_seconds",
+            &[("resource_name", "default")],
+        );
+    }
+    out
+}
+
+/// The notAfter `/config_dump` shows for the certificate served now (Unix seconds).
+async fn dumped_not_after(proxy: &Proxy) -> u64 {
+    let admin = proxy.admin_addr("admin").expect("admin");
+    let req = http::Request::get("/config_dump")
+        .header("host", "admin")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("req");
+    let dump: serde_json::Value = serde_json::from_str(
+        &mesh_proxy::testing::send(admin, req)
+            .await
+            .expect("dump")
+            .text(),
+    )
+    .expect("json");
+    dump["certificate"]["not_after"]
+        .as_u64()
+        .expect("not_after")
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
+/// The proxy exports pilot-agent's certificate-expiry gauge, computed at each scrape from the
+/// certificate it serves, so it follows a rotation; a proxy without a certificate has none.
+#[tokio::test]
+async fn cert_expiry_gauge_follows_the_served_certificate() {
+    let ca = Ca::ephemeral("cluster.local").expect("ca");
+    let backend = Backend::start("app").await;
+    let source = identity(&ca, "server"); // 1 h
+    let IdentitySource::InProcess { certs, .. } = &source else {
+        unreachable!("identity() is in-process")
+    };
+    let certs = certs.clone();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let vars = server_vars("PERMISSIVE", "[]", &backend.addr.to_string());
+    let opts = ProxyOptions {
+        stats_addr: Some(any),
+        ..Default::default()
+    };
+    let server = start_proxy_with(
+        SERVER,
+        &vars,
+        ProxyOptions {
+            identity: Some(source.clone()),
+            ..opts.clone()
+        },
+    )
+    .await;
+
+    let not_after = dumped_not_after(&server).await as f64;
+    let [admin, stats] = cert_expiry(&server).await;
+    let (admin, stats) = (
+        admin.expect("on /stats/prometheus"),
+        stats.expect("on 15020"),
+    );
+    let now = unix_now();
+    for left in [admin, stats] {
+        assert!((3590.0..=3600.0).contains(&left), "{left}");
+        assert!(
+            (now + left - not_after).abs() < 1.5,
+            "{now} + {left} vs {not_after}"
+        );
+    }
+    let text = scrape(&server).await;
+    assert!(
+        text.contains("# TYPE istio_agent_cert_expiry_seconds gauge\n"),
+        "{text}"
+    );
+
+    // Rotated to a 2 h certificate: the next scrape reports it.
+    let id = Identity::new("cluster.local", "default", "server").expect("id");
+    let key = WorkloadKey::generate().expect("key");
+    let issued = ca
+        .sign_csr(
+            &key.csr_pem(&id).expect("csr"),
+            &id,
+            Duration::from_secs(7200),
+        )
+        .expect("signed");
+    certs
+        .rotate(issued.chain, key.private_key_der())
+        .expect("rotated");
+    let rotated = dumped_not_after(&server).await as f64;
+    assert!(rotated >= not_after + 3590.0, "{rotated} vs {not_after}");
+    let [admin, stats] = cert_expiry(&server).await;
+    let now = unix_now();
+    for left in [admin, stats] {
+        let left = left.expect("still exported");
+        assert!((7190.0..=7200.0).contains(&left), "{left}");
+        assert!(
+            (now + left - rotated).abs() < 1.5,
+            "{now} + {left} vs {rotated}"
+        );
+    }
+
+    // Plain text (no identity): the family is left out, not reported as zero.
+    let plain = start_proxy_with(SERVER, &vars, opts).await;
+    assert_eq!(cert_expiry(&plain).await, [None, None]);
+    let text = scrape(&plain).await;
+    assert!(!text.contains("istio_agent_cert_expiry_seconds"), "{text}");
 }
 
 /// With `subjectAltNames` the endpoint's configured principal is not what is checked: the

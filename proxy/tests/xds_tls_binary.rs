@@ -163,6 +163,12 @@ async fn binary_gets_a_certificate_and_serves_mtls_or_stays_not_ready() {
             && l.contains("source_principal=\"spiffe://cluster.local/ns/default/sa/reviews\"")),
         "{stats}"
     );
+    // pilot-agent's certificate-expiry gauge, for the certificate the CA just issued.
+    let expiry = stats
+        .lines()
+        .find(|l| l.starts_with("istio_agent_cert_expiry_seconds{resource_name=\"default\"} "))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert!(expiry.is_some_and(|s| s > 0.0), "{stats}");
 
     let forged = TokenAuthority::from_secret(&[4; 32]).issue(&id, Duration::from_secs(3600));
     let bad = start_proxy(&dir, "v2", tls_port, &root, &forged, app.addr);

@@ -178,9 +178,8 @@ pub struct Proxy {
     pub uptime_s: Option<f64>,
     pub rss_bytes: Option<u64>,
     pub cpu_cores: Option<f64>,
-    /// When the proxy's certificate expires, Unix seconds. The control plane does not send
-    /// it yet; shown as `-` until it does.
-    #[serde(alias = "cert_expiry", alias = "cert_expires_at")]
+    /// When the proxy's certificate expires, Unix seconds (from its
+    /// `istio_agent_cert_expiry_seconds` at the last scrape); null for a proxy without one.
     pub cert_not_after: Option<u64>,
     /// From `/debug/proxies`.
     pub namespace: String,

@@ -7,7 +7,9 @@
 //!   (SYNCED / STALE / NACKED / DISCONNECTED) and `state_age_s`, `version_sent`,
 //!   `version_acked`, `error` (while NACKED), `last_nack_error`, `connected_since` (Unix s)
 //!   and `connected_s`; from the last scrape: `scrape_up`, `uptime_s` (of the proxy
-//!   process), `rss_bytes`, `cpu_cores`. Unknown values are `null`.
+//!   process), `rss_bytes`, `cpu_cores`, `cert_not_after` (when the proxy's workload
+//!   certificate expires, integer Unix seconds, from its `istio_agent_cert_expiry_seconds`;
+//!   null without a certificate). Unknown values are `null`.
 //! - `resources`: per stored resource `kind`, `namespace`, `name`, `generation`, `revision`,
 //!   `proxies_acked` (connected proxies whose ACKed snapshot includes this version of it) and
 //!   `proxies_connected`.
@@ -126,6 +128,7 @@ struct ProxyLine<'a> {
     uptime_s: Option<f64>,
     rss_bytes: Option<u64>,
     cpu_cores: Option<f64>,
+    cert_not_after: Option<u64>,
 }
 
 impl Section for Proxies {
@@ -165,6 +168,7 @@ impl Section for Proxies {
                         .map(|s| (now.as_secs_f64() - s).max(0.0)),
                     rss_bytes: t.and_then(|t| t.rss_bytes),
                     cpu_cores: t.and_then(|t| t.cpu_cores),
+                    cert_not_after: t.and_then(|t| t.cert_not_after),
                 }
             })
             .collect();

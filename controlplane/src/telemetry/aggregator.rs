@@ -153,7 +153,12 @@ impl Aggregator {
             .iter()
             .filter(|(_, t)| !t.unlisted)
             .map(|(id, t)| {
-                let process = t.last.as_ref().map(|(_, s)| s.process).unwrap_or_default();
+                let last = t.last.as_ref().map(|(_, s)| s);
+                let process = last.map(|s| s.process).unwrap_or_default();
+                let cert_not_after = last
+                    .and_then(|s| s.scraped_at_unix_s)
+                    .zip(process.cert_expiry_seconds)
+                    .map(|(at, left)| round(at + left));
                 TargetStatus {
                     id: id.clone(),
                     up: t.error.is_none() && t.last.is_some(),
@@ -166,6 +171,7 @@ impl Aggregator {
                     start_time_s: process.start_time_seconds,
                     cpu_seconds: process.cpu_seconds,
                     cpu_cores: t.cpu_cores,
+                    cert_not_after,
                     scrapes: t.scrapes,
                 }
             })

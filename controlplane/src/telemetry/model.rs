@@ -1,5 +1,6 @@
 //! The Istio metric families of one scrape, keyed by the labels the topology needs, and the
-//! proxy's process metrics (memory, CPU, start time) for the mesh overview.
+//! proxy's process metrics (memory, CPU, start time) and certificate expiry for the mesh
+//! overview.
 //!
 //! Labels the topology does not use (principals, canonical names, flags...) are summed away,
 //! which keeps a proxy's few hundred series down to a few dozen.
@@ -65,6 +66,10 @@ pub struct Process {
     pub start_time_seconds: Option<f64>,
     /// `process_cpu_seconds_total`.
     pub cpu_seconds: Option<f64>,
+    /// `istio_agent_cert_expiry_seconds{resource_name="default"}` (pilot-agent's name): the
+    /// seconds the workload certificate had left when the proxy answered, negative once
+    /// expired; `None` when the proxy holds no certificate.
+    pub cert_expiry_seconds: Option<f64>,
 }
 
 /// The Istio families of one scrape, the proxy's retries, and its process metrics.
@@ -77,6 +82,9 @@ pub struct Scrape {
     /// proxy sees than the client's reports.
     pub retries: HashMap<Arc<str>, f64>,
     pub process: Process,
+    /// When the proxy answered, Unix seconds: set by the scraper (an exposition does not
+    /// say), so that remaining times such as the certificate's become dates.
+    pub scraped_at_unix_s: Option<f64>,
 }
 
 /// Interns the label strings of one scrape, so equal workloads share one allocation.
@@ -132,6 +140,15 @@ impl Interner {
     }
 }
 
+/// The workload certificate's series of `istio_agent_cert_expiry_seconds`: pilot-agent
+/// labels it `resource_name="default"` (and may report others, such as `ROOTCA`); a series
+/// without the label is taken as the workload's too.
+fn workload_cert_expiry(s: &Sample) -> Option<f64> {
+    let workload = matches!(s.label("resource_name"), None | Some("default"));
+    // Negative is meaningful here (expired): only garbage is dropped.
+    (workload && s.value.is_finite()).then_some(s.value)
+}
+
 /// A finite, non-negative value; garbage (NaN, negative) counts as nothing.
 fn clean(v: f64) -> f64 {
     if v.is_finite() && v > 0.0 {
@@ -167,6 +184,12 @@ impl Scrape {
                 }
                 continue;
             };
+            if family == "agent_cert_expiry_seconds" {
+                if let Some(left) = workload_cert_expiry(s) {
+                    out.process.cert_expiry_seconds = Some(left);
+                }
+                continue;
+            }
             if let Some(tcp) = family.strip_prefix("tcp_") {
                 let t = out.tcp.entry(names.key(s)).or_default();
                 match tcp {
@@ -206,5 +229,52 @@ impl Scrape {
             h.duration.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::parse::parse;
+
+    fn process(text: &str) -> Process {
+        let samples = parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        Scrape::from_samples(&samples).process
+    }
+
+    #[test]
+    fn reads_the_workload_certificate_expiry_as_the_proxy_exports_it() {
+        let text = "\
+# HELP istio_agent_cert_expiry_seconds The time remaining, in seconds, before the certificate chain will expire. A negative value indicates the cert is expired.
+# TYPE istio_agent_cert_expiry_seconds gauge
+istio_agent_cert_expiry_seconds{resource_name=\"default\"} 86399.25
+process_start_time_seconds 1700000000
+";
+        let p = process(text);
+        assert_eq!(p.cert_expiry_seconds, Some(86399.25));
+        assert_eq!(p.start_time_seconds, Some(1.7e9));
+    }
+
+    #[test]
+    fn the_root_series_is_ignored_and_expired_stays_negative() {
+        // pilot-agent may report the root too: only the workload chain counts, in any order.
+        let text = "\
+istio_agent_cert_expiry_seconds{resource_name=\"default\"} -3.5
+istio_agent_cert_expiry_seconds{resource_name=\"ROOTCA\"} 315360000
+";
+        assert_eq!(process(text).cert_expiry_seconds, Some(-3.5));
+        // Without the label (another exporter), the one series is the workload's.
+        let unlabelled = process("istio_agent_cert_expiry_seconds 42\n");
+        assert_eq!(unlabelled.cert_expiry_seconds, Some(42.0));
+    }
+
+    #[test]
+    fn no_certificate_or_garbage_is_unknown() {
+        let plain = process("process_resident_memory_bytes 1024\n");
+        assert_eq!(plain.cert_expiry_seconds, None);
+        let nan = process("istio_agent_cert_expiry_seconds{resource_name=\"default\"} NaN\n");
+        assert_eq!(nan.cert_expiry_seconds, None);
+        let root_only = process("istio_agent_cert_expiry_seconds{resource_name=\"ROOTCA\"} 9\n");
+        assert_eq!(root_only.cert_expiry_seconds, None);
     }
 }

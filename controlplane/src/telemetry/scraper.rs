@@ -120,17 +120,20 @@ async fn run(
                     Ok(r) => r,
                     Err(_) => Err(format!("no answer within {timeout:?}")),
                 };
-                (id, Instant::now(), got)
+                (id, Instant::now(), unix_now(), got)
             });
         }
         while let Some(done) = round.join_next().await {
-            let Ok((id, at, got)) = done else { continue };
+            let Ok((id, at, wall, got)) = done else {
+                continue;
+            };
             match got.and_then(|text| {
                 super::parse::parse(&text)
                     .map(|s| Scrape::from_samples(&s))
                     .map_err(|e| e.to_string())
             }) {
-                Ok(scrape) => {
+                Ok(mut scrape) => {
+                    scrape.scraped_at_unix_s = wall;
                     if let Some(started) = fresh_start(&agg, &id, at, &scrape) {
                         agg.record(&id, started, Scrape::default());
                     }
@@ -166,12 +169,17 @@ fn fresh_start(agg: &Aggregator, id: &str, at: Instant, scrape: &Scrape) -> Opti
         return None;
     }
     let started = scrape.process.start_time_seconds?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs_f64();
+    let now = scrape.scraped_at_unix_s.or_else(unix_now)?;
     let age = Duration::try_from_secs_f64(now - started).ok()?;
     (age <= FRESH).then(|| at.checked_sub(age)).flatten()
+}
+
+/// The wall clock in Unix seconds (None if it is set before 1970).
+fn unix_now() -> Option<f64> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs_f64())
 }
 
 /// GET `url` (plain HTTP/1.1) and return the body as text.

@@ -124,6 +124,10 @@ pub struct TargetStatus {
     pub cpu_seconds: Option<f64>,
     /// CPU cores the proxy used between its last two scrapes (1.0 = one core busy).
     pub cpu_cores: Option<f64>,
+    /// When the proxy's workload certificate expires, Unix seconds (rounded): the last
+    /// scrape's time plus the `istio_agent_cert_expiry_seconds` it reported. Null when the
+    /// proxy holds no certificate or does not export the metric.
+    pub cert_not_after: Option<u64>,
     /// Successful scrapes so far.
     pub scrapes: u64,
 }

@@ -169,6 +169,31 @@ impl ControlPlane {
         .await
     }
 
+    /// The `proxies` entry of `id` in `GET /api/v1/mesh`.
+    pub async fn mesh_proxy(&self, id: &str) -> Option<Value> {
+        let mesh = self.json("/api/v1/mesh").await;
+        mesh["proxies"]
+            .as_array()?
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+    }
+
+    /// The `cert_not_after` (Unix seconds) that `/api/v1/mesh` and `/api/v1/targets` both
+    /// report for `id`, once they do and agree to within rounding.
+    pub async fn reported_cert_not_after(&self, id: &str) -> u64 {
+        eventually(WAIT, &format!("cert_not_after of {id}"), || async {
+            let mesh = self.mesh_proxy(id).await?["cert_not_after"].as_u64()?;
+            let targets = self.json("/api/v1/targets").await;
+            let target = targets["targets"]
+                .as_array()?
+                .iter()
+                .find(|t| t["id"] == id)?;
+            (target["cert_not_after"].as_u64()?.abs_diff(mesh) <= 1).then_some(mesh)
+        })
+        .await
+    }
+
     pub async fn apply(&self, file: &str, yaml: &str) -> Got {
         let req = Request::post("/apis/apply")
             .header("host", "cp")
@@ -216,6 +241,20 @@ impl Sidecar {
 
     pub fn outbound(&self) -> SocketAddr {
         self.node.outbound
+    }
+}
+
+impl Sidecar {
+    /// The notAfter (Unix seconds) of the certificate the sidecar serves now, as its admin
+    /// server's `/config_dump` shows it; None without a certificate.
+    pub async fn served_not_after(&self) -> Option<u64> {
+        let admin = self.client.proxy()?.admin_addr("admin")?;
+        let req = Request::get("/config_dump")
+            .header("host", "admin")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let dump: Value = serde_json::from_str(&send(admin, req).await.ok()?.text()).ok()?;
+        dump["certificate"]["not_after"].as_u64()
     }
 }
 

@@ -1,11 +1,13 @@
 //! Istio's standard metrics, in Prometheus text format, followed by Prometheus' standard
-//! process metrics ([`ProcessStats`]: memory, CPU, start time, file descriptors).
+//! process metrics ([`ProcessStats`]: memory, CPU, start time, file descriptors) and the
+//! pilot-agent metrics the proxy stands in for ([`AgentStats`]: certificate expiry).
 //!
 //! Why not a generic metrics crate: Istio's label sets are wide (25 labels) and a proxy sees
 //! few distinct ones. We render each workload's labels once ([`PeerLabels`], interned so a
 //! config reload maps to the same series) and key series by small integers, so a request costs
 //! a hash of a few words, a read lock and some atomic adds: no label strings per request.
 
+mod agent;
 mod histogram;
 mod labels;
 mod process;
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+pub use agent::AgentStats;
 pub use histogram::Histogram;
 pub use labels::{Peer, PeerLabels, Reporter, SecurityPolicy};
 pub use process::ProcessStats;
@@ -285,8 +288,9 @@ impl Metrics {
             .clone()
     }
 
-    /// The Prometheus text exposition of every series.
-    pub fn render(&self) -> String {
-        render::render(self)
+    /// The Prometheus text exposition of every series, then the process and `agent`
+    /// families (read by the caller at scrape time: the store does not own the identity).
+    pub fn render(&self, agent: &AgentStats) -> String {
+        render::render(self, agent)
     }
 }

@@ -116,7 +116,7 @@ fn histogram(out: &mut String, name: &str, labels: &str, h: &super::Histogram) {
     let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }
 
-pub(super) fn render(m: &Metrics) -> String {
+pub(super) fn render(m: &Metrics, agent: &super::AgentStats) -> String {
     let peers: Vec<_> = m
         .peers
         .read()
@@ -258,5 +258,6 @@ pub(super) fn render(m: &Metrics) -> String {
         );
     }
     super::ProcessStats::read().render(&mut out);
+    agent.render(std::time::SystemTime::now(), &mut out);
     out
 }

@@ -10,6 +10,7 @@ pub mod inbound;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use mesh_identity::tls::{client_config_trusting, server_config_trusting, TlsConfigError};
 use mesh_identity::x509;
@@ -155,6 +156,14 @@ impl TlsContext {
             "not_after": leaf.not_after,
             "trust_bundle": roots,
         })
+    }
+
+    /// The notAfter of the leaf handshakes present now (so it follows a rotation); None when
+    /// the leaf cannot be read.
+    pub fn not_after(&self) -> Option<SystemTime> {
+        let leaf = self.certs.leaf()?;
+        let cert = x509::parse(&leaf).ok()?;
+        Some(x509::validity(&cert).1)
     }
 
     /// A connector that presents our certificate and accepts only a server proving one of
