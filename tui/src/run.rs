@@ -203,6 +203,11 @@ impl TerminalGuard {
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
+        // While unwinding from a panic the hook cannot be replaced (`take_hook` would panic
+        // again, and a panic in a destructor aborts); the chained hook stays, harmlessly.
+        if std::thread::panicking() {
+            return;
+        }
         let previous = self.previous.clone();
         let _ = panic::take_hook();
         panic::set_hook(Box::new(move |info| previous(info)));
