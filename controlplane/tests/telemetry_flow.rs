@@ -1,7 +1,8 @@
 //! Telemetry of the running control plane: the `mesh-controlplane` binary scrapes the
 //! in-process sidecars that registered with it, and its monitoring port answers
 //! `/api/v1/topology` with exactly the traffic sent, and `/api/v1/mesh` with every proxy's
-//! sync state and memory, and every resource's ACK count.
+//! sync state and memory, every resource's ACK count, and the outlier ejections a sidecar
+//! made per cluster.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod push_support;
@@ -9,9 +10,9 @@ mod push_support;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
-use mesh_proxy::testing::{eventually, send};
-use push_support::{revision, sidecar, ControlPlane, WAIT};
-use serde_json::Value;
+use mesh_proxy::testing::{eventually, scrape, send, Backend};
+use push_support::{revision, sidecar, sidecar_for, ControlPlane, WAIT};
+use serde_json::{json, Value};
 
 /// `GET http://reviews:9080{path}` through `outbound`; the status.
 async fn reviews(outbound: std::net::SocketAddr, path: &str) -> u16 {
@@ -154,4 +155,86 @@ async fn a_proxy_that_leaves_is_no_longer_scraped() {
     .await;
     let mesh = cp.json("/api/v1/mesh").await;
     assert_eq!(mesh["proxies"], serde_json::json!([]), "{mesh}");
+}
+
+/// reviews v2 only, through a DestinationRule that ejects an endpoint at its first 5xx.
+const EJECT_AT_FIRST_5XX: &str = r#"apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100}
+  subsets:
+    - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+    - route:
+        - destination: {host: reviews, subset: v2}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outlier_ejection_shows_per_cluster_in_the_mesh_view() {
+    const CLUSTER: &str = "outbound|9080|v2|reviews.default.svc.cluster.local";
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(dir.path()).await;
+    let pp = sidecar(&cp, "productpage", "v1").await;
+    let unhealthy = Backend::always("reviews-v2", 503).await;
+    let rv = sidecar_for(&cp, unhealthy, "reviews", "v2", |_| {});
+    assert_eq!(cp.apply("dr.yaml", EJECT_AT_FIRST_5XX).await.status, 200);
+    let ids = [pp.id(), rv.id()];
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    cp.wait_synced(&ids, revision(&cp).await).await;
+    // Nothing ejected yet: an empty object, not null.
+    assert_eq!(
+        cp.wait_scraped(&pp.id()).await["outlier_ejections"],
+        json!({})
+    );
+
+    // The first request gets the backend's 503 and ejects the only endpoint; then the
+    // sidecar has no healthy upstream.
+    eventually(
+        WAIT,
+        "reviews v2 ejected by productpage's sidecar",
+        || async {
+            let req = Request::get("http://reviews:9080/")
+                .header("host", "reviews:9080")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let got = send(pp.outbound(), req).await.ok()?;
+            (got.status == 503 && got.text() == "no healthy upstream").then_some(())
+        },
+    )
+    .await;
+    assert!(
+        rv.app.hits() >= 1,
+        "the unhealthy backend was reached first"
+    );
+    let proxy = pp.client.proxy().unwrap();
+    let line = format!(
+        "envoy_cluster_outlier_detection_ejections_enforced_total{{cluster_name=\"{CLUSTER}\"}} 1\n"
+    );
+    let text = scrape(&proxy).await;
+    assert!(text.contains(&line), "{text}");
+
+    let seen = eventually(WAIT, "productpage's ejection in /api/v1/mesh", || async {
+        let p = cp.mesh_proxy(&pp.id()).await?;
+        (p["outlier_ejections"][CLUSTER].as_u64()? >= 1).then_some(p)
+    })
+    .await;
+    assert_eq!(seen["outlier_ejections"], json!({ CLUSTER: 1 }), "{seen}");
+    let target = cp.wait_scraped(&pp.id()).await;
+    assert_eq!(
+        target["outlier_ejections"],
+        json!({ CLUSTER: 1 }),
+        "{target}"
+    );
+    // The server's sidecar ejected nothing: its inbound cluster has no outlier detection.
+    let server = cp.mesh_proxy(&rv.id()).await.unwrap();
+    assert_eq!(server["outlier_ejections"], json!({}), "{server}");
 }

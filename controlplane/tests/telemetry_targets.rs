@@ -116,3 +116,48 @@ fn certificate_expiry_is_the_scrape_time_plus_what_was_left_and_follows_rotation
     agg.record("pp", at(t0, 3), untimed);
     assert_eq!(agg.targets(at(t0, 4))[0].cert_not_after, None);
 }
+
+/// A scrape of a proxy whose outlier detection ejected `n` endpoints of reviews v2.
+fn with_ejections(n: Option<u64>) -> Scrape {
+    let text = match n {
+        Some(n) => format!(
+            "envoy_cluster_outlier_detection_ejections_enforced_total{{cluster_name=\"outbound|9080|v2|reviews.default.svc.cluster.local\"}} {n}\n"
+        ),
+        None => "process_resident_memory_bytes 4096\n".to_string(),
+    };
+    Scrape::from_samples(&parse(&text).expect("valid"))
+}
+
+#[test]
+fn outlier_ejections_are_the_last_scrapes_counters_per_cluster() {
+    const REVIEWS_V2: &str = "outbound|9080|v2|reviews.default.svc.cluster.local";
+    let t0 = Instant::now();
+    let mut agg = Aggregator::new();
+    agg.record("pp", t0, with_ejections(None));
+    let json = serde_json::to_value(&agg.targets(at(t0, 1))[0]).expect("json");
+    assert_eq!(json["outlier_ejections"], serde_json::json!({}), "{json}");
+
+    // The baseline's counts are reported too: totals since the proxy started, not deltas.
+    agg.record("pp", at(t0, 1), with_ejections(Some(2)));
+    agg.record("pp", at(t0, 2), with_ejections(Some(3)));
+    let st = &agg.targets(at(t0, 3))[0];
+    assert_eq!(st.outlier_ejections.get(REVIEWS_V2), Some(&3));
+    let json = serde_json::to_value(st).expect("json");
+    assert_eq!(
+        json["outlier_ejections"],
+        serde_json::json!({ REVIEWS_V2: 3 }),
+        "{json}"
+    );
+
+    // A failed scrape keeps the last counts; a restarted proxy reports its new ones.
+    agg.record_failure("pp", "refused".into());
+    assert_eq!(
+        agg.targets(at(t0, 4))[0].outlier_ejections.get(REVIEWS_V2),
+        Some(&3)
+    );
+    agg.record("pp", at(t0, 5), with_ejections(Some(1)));
+    assert_eq!(
+        agg.targets(at(t0, 6))[0].outlier_ejections.get(REVIEWS_V2),
+        Some(&1)
+    );
+}

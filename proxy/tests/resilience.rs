@@ -393,14 +393,18 @@ async fn outlier_detection_ejects_the_failing_endpoint() {
     );
     assert!(codes[4..].iter().all(|&c| c == 200), "{codes:?}");
     let text = scrape(&p).await;
-    assert_eq!(
-        metric_sum(
-            &text,
-            "envoy_cluster_outlier_detection_ejections_enforced_total",
-            &[]
-        ),
-        1.0
+    // Per cluster, as Envoy counts them: one line for `c`, none for the cluster that never
+    // ejected; the family is announced either way.
+    let line = "envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name=\"c\"} 1\n";
+    assert!(text.contains(line), "{text}");
+    assert!(
+        !text.contains("ejections_enforced_total{cluster_name=\"mirror\"}"),
+        "{text}"
     );
+    assert!(
+        text.contains("# TYPE envoy_cluster_outlier_detection_ejections_enforced_total counter\n")
+    );
+    assert_eq!(ejections(&p).await, 1.0);
 }
 
 #[tokio::test]
@@ -461,11 +465,12 @@ async fn least_request_avoids_the_busy_endpoint() {
     }
 }
 
+/// Ejections the proxy counts for the test's cluster `c`.
 async fn ejections(p: &Proxy) -> f64 {
     metric_sum(
         &scrape(p).await,
         "envoy_cluster_outlier_detection_ejections_enforced_total",
-        &[],
+        &[("cluster_name", "c")],
     )
 }
 

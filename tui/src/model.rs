@@ -181,6 +181,10 @@ pub struct Proxy {
     /// When the proxy's certificate expires, Unix seconds (from its
     /// `istio_agent_cert_expiry_seconds` at the last scrape); null for a proxy without one.
     pub cert_not_after: Option<u64>,
+    /// Endpoints its outlier detection ejected since the proxy started, by cluster name
+    /// (`outbound|9080|v2|reviews.default.svc.cluster.local`), as last scraped; only
+    /// clusters that ejected at least once.
+    pub outlier_ejections: BTreeMap<String, u64>,
     /// From `/debug/proxies`.
     pub namespace: String,
     pub labels: BTreeMap<String, String>,

@@ -316,6 +316,108 @@ fn events_from_successive_snapshots() {
     assert!(nack.message.contains("bad route"));
 }
 
+const REVIEWS_V2: &str = "outbound|9080|v2|reviews.default.svc.cluster.local";
+const PRODUCTPAGE: &str = "productpage-v1-0.default";
+
+/// Bookinfo `s` seconds after [`t0`], productpage's sidecar having ejected `ejected`
+/// endpoints of reviews v2 since it started (`None`: no cluster ejected anything).
+fn with_ejections(s: u64, ejected: Option<u64>) -> mesh_tui::model::Snapshot {
+    let mut snap = bookinfo(t0() + Duration::from_secs(s));
+    let p = snap
+        .mesh
+        .proxies
+        .iter_mut()
+        .find(|p| p.id == PRODUCTPAGE)
+        .unwrap();
+    p.outlier_ejections = ejected
+        .map(|n| [(REVIEWS_V2.to_string(), n)].into())
+        .unwrap_or_default();
+    snap
+}
+
+fn ejections(a: &App) -> Vec<(String, String)> {
+    a.events
+        .iter()
+        .filter(|e| e.kind == EventKind::OutlierEjection)
+        .map(|e| (e.subject.clone(), e.message.clone()))
+        .collect()
+}
+
+#[test]
+fn outlier_ejections_are_read_as_the_control_plane_sends_them() {
+    let line = r#"{"id": "productpage-v1-0.default", "outlier_ejections":
+        {"outbound|9080|v2|reviews.default.svc.cluster.local": 2}}"#;
+    let p: mesh_tui::model::Proxy = serde_json::from_str(line).unwrap();
+    assert_eq!(p.outlier_ejections.get(REVIEWS_V2), Some(&2));
+    let without: mesh_tui::model::Proxy = serde_json::from_str(r#"{"id": "x"}"#).unwrap();
+    assert!(without.outlier_ejections.is_empty());
+}
+
+#[test]
+fn an_ejection_count_going_up_is_one_event_naming_the_service_and_subset() {
+    let mut a = loaded(View::Events);
+    feed(&mut a, with_ejections(1, Some(1)));
+    assert_eq!(
+        ejections(&a),
+        [(
+            PRODUCTPAGE.to_string(),
+            "ejected 1 endpoint of reviews v2 (outlier detection)".to_string()
+        )]
+    );
+    assert!(EventKind::OutlierEjection.is_bad(), "a warning colour");
+    // Unchanged: nothing more; up by two: one event saying two.
+    feed(&mut a, with_ejections(2, Some(1)));
+    feed(&mut a, with_ejections(3, Some(3)));
+    assert_eq!(ejections(&a).len(), 2);
+    assert_eq!(
+        a.events[0].message,
+        "ejected 2 endpoints of reviews v2 (outlier detection)"
+    );
+    // Shown in the Events view, and found by the filter.
+    assert!(screen(&a, 100, 24).contains("EJECT"));
+    a.filter = "ejected".into();
+    assert_eq!(a.event_rows().len(), 2);
+}
+
+#[test]
+fn a_proxy_first_seen_with_ejections_is_no_event() {
+    let mut a = app(View::Events, true);
+    feed(&mut a, with_ejections(0, Some(4)));
+    let mut gone = with_ejections(1, None);
+    gone.mesh.proxies.retain(|p| p.id != PRODUCTPAGE);
+    feed(&mut a, gone);
+    // Back (a new proxy for the dashboard) with counts of unknown age.
+    feed(&mut a, with_ejections(2, Some(5)));
+    assert_eq!(ejections(&a), []);
+    // Not scraped yet, then scraped: the counts were unknown, not zero.
+    let mut unscraped = with_ejections(3, None);
+    for p in &mut unscraped.mesh.proxies {
+        p.scrape_up = false;
+    }
+    feed(&mut a, unscraped);
+    feed(&mut a, with_ejections(4, Some(5)));
+    assert_eq!(ejections(&a), []);
+}
+
+#[test]
+fn a_restarted_proxy_is_no_event() {
+    let mut a = loaded(View::Events);
+    feed(&mut a, with_ejections(1, Some(3)));
+    assert_eq!(ejections(&a).len(), 1);
+    // Restarted: the count went down (to 1, or to nothing), then back up past the old one
+    // with a younger process.
+    feed(&mut a, with_ejections(2, Some(1)));
+    feed(&mut a, with_ejections(3, None));
+    feed(&mut a, with_ejections(4, Some(3)));
+    assert_eq!(ejections(&a).len(), 2, "from none to 3 in a running proxy");
+    let mut younger = with_ejections(5, Some(4));
+    for p in &mut younger.mesh.proxies {
+        p.uptime_s = Some(1.0);
+    }
+    feed(&mut a, younger);
+    assert_eq!(ejections(&a).len(), 2, "{:?}", ejections(&a));
+}
+
 #[test]
 fn control_plane_down_once_then_reconnected() {
     let mut a = loaded(View::Events);

@@ -24,7 +24,7 @@ fn name(v: View) -> String {
 }
 
 /// Bookinfo after five fetches a second apart (history for the sparklines), with reviews
-/// selected, and a config push and a NACK along the way (events).
+/// selected, and a config push, an outlier ejection and a NACK along the way (events).
 fn bookinfo_app(view: View) -> App {
     let mut a = app(view, true);
     for i in 0..5u64 {
@@ -35,6 +35,15 @@ fn bookinfo_app(view: View) -> App {
         if i >= 2 {
             let p = &mut s.mesh.proxies[6];
             p.version_sent = Some("aaaaaaaaaaaa".into());
+        }
+        if i >= 3 {
+            let p = &mut s.mesh.proxies[3];
+            assert_eq!(p.id, "productpage-v1-0.default");
+            p.outlier_ejections = [(
+                "outbound|9080|v2|reviews.default.svc.cluster.local".to_string(),
+                1,
+            )]
+            .into();
         }
         if i >= 4 {
             let p = &mut s.mesh.proxies[6];

@@ -9,11 +9,15 @@
 //!   and `connected_s`; from the last scrape: `scrape_up`, `uptime_s` (of the proxy
 //!   process), `rss_bytes`, `cpu_cores`, `cert_not_after` (when the proxy's workload
 //!   certificate expires, integer Unix seconds, from its `istio_agent_cert_expiry_seconds`;
-//!   null without a certificate). Unknown values are `null`.
+//!   null without a certificate), `outlier_ejections` (`{cluster_name: count}`: endpoints
+//!   ejected by outlier detection since the proxy started, from its
+//!   `envoy_cluster_outlier_detection_ejections_enforced_total`; `{}` when none, or before
+//!   the proxy is scraped). Unknown values are `null`.
 //! - `resources`: per stored resource `kind`, `namespace`, `name`, `generation`, `revision`,
 //!   `proxies_acked` (connected proxies whose ACKed snapshot includes this version of it) and
 //!   `proxies_connected`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -129,7 +133,11 @@ struct ProxyLine<'a> {
     rss_bytes: Option<u64>,
     cpu_cores: Option<f64>,
     cert_not_after: Option<u64>,
+    outlier_ejections: &'a BTreeMap<String, u64>,
 }
+
+/// What a proxy not (yet) scraped reports: no ejections, `{}` rather than `null`.
+static NO_EJECTIONS: BTreeMap<String, u64> = BTreeMap::new();
 
 impl Section for Proxies {
     fn name(&self) -> &str {
@@ -169,6 +177,7 @@ impl Section for Proxies {
                     rss_bytes: t.and_then(|t| t.rss_bytes),
                     cpu_cores: t.and_then(|t| t.cpu_cores),
                     cert_not_after: t.and_then(|t| t.cert_not_after),
+                    outlier_ejections: t.map_or(&NO_EJECTIONS, |t| &t.outlier_ejections),
                 }
             })
             .collect();

@@ -172,6 +172,9 @@ impl Aggregator {
                     cpu_seconds: process.cpu_seconds,
                     cpu_cores: t.cpu_cores,
                     cert_not_after,
+                    outlier_ejections: last
+                        .map(|s| s.outlier_ejections.clone())
+                        .unwrap_or_default(),
                     scrapes: t.scrapes,
                 }
             })

@@ -22,14 +22,18 @@
 //! edges filtered by source/destination workload name.
 //!
 //! `GET /api/v1/targets`: `{"targets": [{"id", "up", "error", "last_scrape_age_s",
-//! "scrapes", "rss_bytes", "start_time_s", "cpu_seconds", "cpu_cores", "cert_not_after"}]}`
+//! "scrapes", "rss_bytes", "start_time_s", "cpu_seconds", "cpu_cores", "cert_not_after",
+//! "outlier_ejections"}]}`
 //! (`scrapes`: how many succeeded; `last_scrape_age_s` as of the request); `rss_bytes` to
 //! `cpu_cores` from Prometheus' standard process metrics (`process_resident_memory_bytes`,
 //! `process_start_time_seconds`, `process_cpu_seconds_total`), null when the proxy does not
 //! export them; `cpu_cores` is the CPU used between the last two scrapes. `cert_not_after`:
 //! when the proxy's workload certificate expires, integer Unix seconds (the last scrape's
 //! time plus Istio's `istio_agent_cert_expiry_seconds{resource_name="default"}`), null
-//! when the proxy holds no certificate.
+//! when the proxy holds no certificate. `outlier_ejections`: `{cluster_name: count}`, the
+//! proxy's `envoy_cluster_outlier_detection_ejections_enforced_total` per cluster as last
+//! scraped (endpoints ejected since the proxy started; only clusters that ejected; `{}`
+//! when none).
 //!
 //! `GET /api/v1/mesh?window=...`: the topology plus one key per injected [`api::Section`]
 //! (the push server provides `proxies` and `resources`: see

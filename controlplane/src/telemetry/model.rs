@@ -1,11 +1,11 @@
 //! The Istio metric families of one scrape, keyed by the labels the topology needs, and the
-//! proxy's process metrics (memory, CPU, start time) and certificate expiry for the mesh
-//! overview.
+//! proxy's process metrics (memory, CPU, start time), certificate expiry and outlier
+//! ejections per cluster for the mesh overview.
 //!
 //! Labels the topology does not use (principals, canonical names, flags...) are summed away,
 //! which keeps a proxy's few hundred series down to a few dozen.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::parse::Sample;
@@ -81,6 +81,11 @@ pub struct Scrape {
     /// `outbound|port|subset|host` clusters): every retry is one more request the server's
     /// proxy sees than the client's reports.
     pub retries: HashMap<Arc<str>, f64>,
+    /// Endpoints ejected by outlier detection since the proxy started, by cluster name
+    /// (`envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name}`, e.g.
+    /// `outbound|9080|v2|reviews.default.svc.cluster.local`): the counters as scraped, not
+    /// deltas. A cluster that never ejected is absent.
+    pub outlier_ejections: BTreeMap<String, u64>,
     pub process: Process,
     /// When the proxy answered, Unix seconds: set by the scraper (an exposition does not
     /// say), so that remaining times such as the certificate's become dates.
@@ -158,6 +163,13 @@ fn clean(v: f64) -> f64 {
     }
 }
 
+/// A counter's value as a whole count (`clean` already dropped garbage; counters are whole
+/// numbers, the rounding only absorbs a float exposition).
+fn count(v: f64) -> u64 {
+    // `as` saturates for values beyond u64.
+    v.round() as u64
+}
+
 impl Scrape {
     /// Picks the Istio families out of a parsed exposition; other metrics are ignored.
     pub fn from_samples(samples: &[Sample]) -> Scrape {
@@ -171,6 +183,17 @@ impl Scrape {
                     "process_resident_memory_bytes" => p.resident_bytes = Some(v),
                     "process_start_time_seconds" => p.start_time_seconds = Some(v),
                     "process_cpu_seconds_total" => p.cpu_seconds = Some(v),
+                    "envoy_cluster_outlier_detection_ejections_enforced_total" => {
+                        // A series without the label (an older proxy's single counter) names
+                        // no cluster to report it under. Envoy exports a zero for every
+                        // cluster: only those that ejected are kept, as our proxies export.
+                        let cluster = s.label("cluster_name").filter(|c| !c.is_empty());
+                        if let (Some(cluster), n @ 1..) = (cluster, count(v)) {
+                            *out.outlier_ejections
+                                .entry(cluster.to_string())
+                                .or_default() += n;
+                        }
+                    }
                     "envoy_cluster_upstream_rq_retry" => {
                         let host = s
                             .label("cluster_name")
@@ -266,6 +289,44 @@ istio_agent_cert_expiry_seconds{resource_name=\"ROOTCA\"} 315360000
         // Without the label (another exporter), the one series is the workload's.
         let unlabelled = process("istio_agent_cert_expiry_seconds 42\n");
         assert_eq!(unlabelled.cert_expiry_seconds, Some(42.0));
+    }
+
+    fn ejections(text: &str) -> BTreeMap<String, u64> {
+        let samples = parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        Scrape::from_samples(&samples).outlier_ejections
+    }
+
+    #[test]
+    fn reads_outlier_ejections_per_cluster_as_the_proxy_exports_them() {
+        let text = "\
+# HELP envoy_cluster_outlier_detection_ejections_enforced_total Endpoints ejected by outlier detection.
+# TYPE envoy_cluster_outlier_detection_ejections_enforced_total counter
+envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name=\"outbound|9080|v2|reviews.default.svc.cluster.local\"} 3
+envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name=\"outbound|9080||ratings.default.svc.cluster.local\"} 1
+";
+        assert_eq!(
+            ejections(text),
+            BTreeMap::from([
+                (
+                    "outbound|9080|v2|reviews.default.svc.cluster.local".into(),
+                    3
+                ),
+                ("outbound|9080||ratings.default.svc.cluster.local".into(), 1),
+            ])
+        );
+    }
+
+    #[test]
+    fn ejections_without_a_cluster_zero_or_garbage_are_left_out() {
+        let text = "\
+envoy_cluster_outlier_detection_ejections_enforced_total 7
+envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name=\"\"} 2
+envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name=\"a\"} NaN
+envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name=\"b\"} -1
+envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name=\"idle\"} 0
+";
+        assert!(ejections(text).is_empty(), "{:?}", ejections(text));
+        assert!(ejections("process_resident_memory_bytes 1024\n").is_empty());
     }
 
     #[test]

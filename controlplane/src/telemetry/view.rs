@@ -1,6 +1,7 @@
 //! What the API answers: windows, nodes, edges, targets. Field names are part of the API
 //! (see the [module docs](super)); rename nothing without a new API version.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -128,6 +129,11 @@ pub struct TargetStatus {
     /// scrape's time plus the `istio_agent_cert_expiry_seconds` it reported. Null when the
     /// proxy holds no certificate or does not export the metric.
     pub cert_not_after: Option<u64>,
+    /// Endpoints ejected by outlier detection, by cluster name
+    /// (`outbound|9080|v2|reviews.default.svc.cluster.local`): the proxy's
+    /// `envoy_cluster_outlier_detection_ejections_enforced_total` as last scraped, so counts
+    /// since the proxy started. Clusters that never ejected are absent; `{}` when none did.
+    pub outlier_ejections: BTreeMap<String, u64>,
     /// Successful scrapes so far.
     pub scrapes: u64,
 }

@@ -292,6 +292,18 @@ pub async fn sidecar_with(
     edit: impl FnOnce(&mut ClientOptions),
 ) -> Sidecar {
     let app = Backend::start(&format!("{service}-{version}")).await;
+    sidecar_for(cp, app, service, version, edit)
+}
+
+/// A sidecar in front of `app` (e.g. [`Backend::always`], an unhealthy instance), with
+/// `edit` applied to the identity and options.
+pub fn sidecar_for(
+    cp: &ControlPlane,
+    app: Backend,
+    service: &str,
+    version: &str,
+    edit: impl FnOnce(&mut ClientOptions),
+) -> Sidecar {
     let node = node(service, version, app.addr);
     let token = cp.token(&node.namespace, &node.service_account);
     let mut opts = ClientOptions::new(cp.xds, node, token);

@@ -512,7 +512,7 @@ async fn attempt(
     let metrics = &tx.shared.metrics;
     let report = |outcome| {
         if cluster.report(&ep, outcome, Instant::now()) {
-            metrics.outlier_ejections.fetch_add(1, Ordering::Relaxed);
+            metrics.record_outlier_ejection(&cluster.name);
         }
     };
     let res = match per_try {

@@ -179,7 +179,10 @@ pub struct Metrics {
     pub config_reloads_ok: AtomicU64,
     pub config_reloads_rejected: AtomicU64,
     pub upstream_overflow: AtomicU64,
-    pub outlier_ejections: AtomicU64,
+    /// Outlier ejections per cluster name
+    /// (`envoy_cluster_outlier_detection_ejections_enforced_total{cluster_name}`): written only
+    /// when an endpoint is ejected, so requests never take this lock.
+    outlier_ejections: RwLock<HashMap<Arc<str>, u64>>,
     /// Retries per cluster name (`envoy_cluster_upstream_rq_retry{cluster_name}`): the
     /// control plane's telemetry tells a client's retries from other callers by these.
     retries: RwLock<HashMap<Arc<str>, Arc<AtomicU64>>>,
@@ -274,6 +277,27 @@ impl Metrics {
             .iter()
             .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
             .collect();
+        out.sort();
+        out
+    }
+
+    /// Counts one endpoint of `cluster` ejected by outlier detection. Called only when an
+    /// ejection happens (a few times a minute at worst), so a write lock is fine.
+    pub fn record_outlier_ejection(&self, cluster: &Arc<str>) {
+        let mut w = self
+            .outlier_ejections
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *w.entry(cluster.clone()).or_default() += 1;
+    }
+
+    /// Outlier ejections so far, per cluster name (clusters that never ejected are absent).
+    pub fn outlier_ejections(&self) -> Vec<(Arc<str>, u64)> {
+        let r = self
+            .outlier_ejections
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = r.iter().map(|(k, v)| (k.clone(), *v)).collect();
         out.sort();
         out
     }

@@ -220,11 +220,6 @@ pub(super) fn render(m: &Metrics, agent: &super::AgentStats) -> String {
             &m.upstream_overflow,
         ),
         (
-            "envoy_cluster_outlier_detection_ejections_enforced_total",
-            "Endpoints ejected by outlier detection.",
-            &m.outlier_ejections,
-        ),
-        (
             "envoy_http_rbac_denied",
             "Requests denied by AuthorizationPolicy (403 RBAC: access denied).",
             &m.rbac_denied,
@@ -254,6 +249,17 @@ pub(super) fn render(m: &Metrics, agent: &super::AgentStats) -> String {
         let _ = writeln!(
             out,
             "envoy_cluster_upstream_rq_retry{{cluster_name=\"{}\"}} {n}",
+            escape(&cluster)
+        );
+    }
+    out.push_str(
+        "# HELP envoy_cluster_outlier_detection_ejections_enforced_total Endpoints ejected by outlier detection.\n\
+         # TYPE envoy_cluster_outlier_detection_ejections_enforced_total counter\n",
+    );
+    for (cluster, n) in m.outlier_ejections() {
+        let _ = writeln!(
+            out,
+            "envoy_cluster_outlier_detection_ejections_enforced_total{{cluster_name=\"{}\"}} {n}",
             escape(&cluster)
         );
     }
