@@ -1,7 +1,7 @@
 //! A program in a real pseudo-terminal: a detached tmux session on a server of its own
 //! (`tmux -L <unique socket>`), its screen read back with `capture-pane`, keys sent with
-//! `send-keys`. On drop the program is killed by its PID and the tmux server stopped, pass or
-//! fail.
+//! `send-keys`. On drop the shell around the program is killed by its PID and the tmux server
+//! stopped (which hangs up the program too), pass or fail.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,31 +11,41 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Tmux {
     socket: String,
+    /// The shell around the program.
     pid: Option<u32>,
+    exit_file: std::path::PathBuf,
 }
 
 impl Tmux {
     /// Starts `program args` in a `width`x`height` terminal with `env` set (and `TERM`).
+    /// A shell around it records its exit status in a file and then waits, so the pane (and
+    /// its screen) outlives the program.
     pub fn start(program: &Path, args: &[&str], env: &[(&str, &str)], size: (u16, u16)) -> Tmux {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let socket = format!("meshctl-test-{}-{n}", std::process::id());
-        // The pane stays after the program exits, so its exit status can be read.
-        let conf = std::env::temp_dir().join(format!("{socket}.conf"));
-        std::fs::write(&conf, "set-option -g remain-on-exit on\n").expect("write tmux config");
+        let exit_file = std::env::temp_dir().join(format!("{socket}.exit"));
+        let _ = std::fs::remove_file(&exit_file);
         let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &socket, "-f"])
-            .arg(&conf)
-            .args(["new-session", "-d"])
+        cmd.args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
             .args(["-x", &size.0.to_string(), "-y", &size.1.to_string()]);
         for (k, v) in env {
             cmd.args(["-e", &format!("{k}={v}")]);
         }
-        cmd.arg("--").arg(program).args(args);
+        let script = format!(
+            "\"$0\" \"$@\"; echo $? > '{}'; exec sleep 3600",
+            exit_file.display()
+        );
+        cmd.args(["--", "sh", "-c", &script])
+            .arg(program)
+            .args(args);
         let status = cmd.status().expect("run tmux (apt-get install tmux)");
-        let _ = std::fs::remove_file(&conf);
         assert!(status.success(), "tmux new-session failed");
-        let mut t = Tmux { socket, pid: None };
+        let mut t = Tmux {
+            socket,
+            pid: None,
+            exit_file,
+        };
         let pid = t.tmux(&["display-message", "-p", "#{pane_pid}"]);
         t.pid = pid.trim().parse().ok();
         t
@@ -84,12 +94,11 @@ impl Tmux {
 
     /// The program's exit status once it has exited (`None` while it runs).
     pub fn exit_status(&self) -> Option<i32> {
-        let out = self.tmux(&["display-message", "-p", "#{pane_dead} #{pane_dead_status}"]);
-        let mut parts = out.split_whitespace();
-        match (parts.next(), parts.next()) {
-            (Some("1"), Some(code)) => code.parse().ok(),
-            _ => None,
-        }
+        std::fs::read_to_string(&self.exit_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 }
 
@@ -101,5 +110,6 @@ impl Drop for Tmux {
             }
         }
         self.tmux(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.exit_file);
     }
 }
