@@ -22,12 +22,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
 import tools
-from procs import BenchError, UsageError, raise_on_termination_signals, run_checked
+from procs import BenchError, UsageError, raise_on_termination_signals
 
 TARGET_MB_PER_S = 50.0
 RSS_GROWTH_LIMIT = 1.2
@@ -120,21 +119,12 @@ def generate(path, docs):
 
 
 def build():
-    argv = ["cargo", "build", "--release", "--manifest-path", os.path.join(tools.REPO, "Cargo.toml"),
-            "-p", "mesh-inject", "--example", EXAMPLE]
-    print(f"# cargo build --release -p mesh-inject --example {EXAMPLE}", flush=True)
-    result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        raise BenchError(f"cargo build failed; fix the build and rerun:\n{result.stderr[-4000:]}")
-    return os.path.join(tools.RELEASE_DIR, "examples", EXAMPLE)
+    return tools.build_example("mesh-inject", EXAMPLE)
 
 
 def measure(binary, path, mode):
-    out = run_checked([binary, path, "--mode", mode], f"{EXAMPLE} {mode} {os.path.basename(path)}", timeout=600)
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    if not lines:
-        raise BenchError(f"{EXAMPLE} printed no JSON:\n{out}")
-    return json.loads(lines[-1])
+    return tools.last_json([binary, path, "--mode", mode], f"{EXAMPLE} {mode} {os.path.basename(path)}",
+                           timeout=600)
 
 
 def main(args):

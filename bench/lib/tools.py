@@ -41,11 +41,13 @@ def workspace_packages():
     return {p["name"] for p in json.loads(out)["packages"]}
 
 
-def build(packages):
-    """`cargo build --release` for the given packages; returns nothing, raises on failure."""
+def build(packages, extra=()):
+    """`cargo build --release` for the given packages (and `extra` flags such as
+    `--example NAME`); returns nothing, raises on failure."""
     argv = ["cargo", "build", "--release", "--manifest-path", os.path.join(REPO, "Cargo.toml")]
     for p in packages:
         argv += ["-p", p]
+    argv += list(extra)
     print(f"# {' '.join(argv[:3])} {' '.join(argv[5:])}", flush=True)
     result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
@@ -54,6 +56,21 @@ def build(packages):
 
 def binary(name):
     return os.path.join(RELEASE_DIR, name)
+
+
+def build_example(package, example):
+    """Builds `package`'s example in release mode; returns its path."""
+    build([package], ["--example", example])
+    return os.path.join(RELEASE_DIR, "examples", example)
+
+
+def last_json(argv, what, timeout):
+    """Runs `argv` and returns the last JSON object line it printed."""
+    out = run_checked(argv, what, timeout=timeout)
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    if not lines:
+        raise BenchError(f"{what} printed no JSON:\n{out}")
+    return json.loads(lines[-1])
 
 
 def version_of(argv):
@@ -67,8 +84,4 @@ def version_of(argv):
 
 def harness_json(argv, what, timeout):
     """Runs a `mesh-bench ... --json` command and returns its JSON object."""
-    out = run_checked([binary("mesh-bench"), *argv, "--json"], what, timeout=timeout)
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    if not lines:
-        raise BenchError(f"{what}: mesh-bench printed no JSON:\n{out}")
-    return json.loads(lines[-1])
+    return last_json([binary("mesh-bench"), *argv, "--json"], f"{what}: mesh-bench", timeout)

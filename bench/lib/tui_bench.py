@@ -15,11 +15,10 @@ JSON line per size:
 
 import json
 import os
-import subprocess
 import sys
 
 import tools
-from procs import BenchError, UsageError, raise_on_termination_signals, run_checked
+from procs import BenchError, UsageError, raise_on_termination_signals
 
 EXAMPLE = "frame_bench"
 TARGET_FRAME_MS = 5.0
@@ -51,22 +50,12 @@ def _frames():
 
 
 def build():
-    argv = ["cargo", "build", "--release", "--manifest-path", os.path.join(tools.REPO, "Cargo.toml"),
-            "-p", "mesh-tui", "--example", EXAMPLE]
-    print(f"# cargo build --release -p mesh-tui --example {EXAMPLE}", flush=True)
-    result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        raise BenchError(f"cargo build failed; fix the build and rerun:\n{result.stderr[-4000:]}")
-    return os.path.join(tools.RELEASE_DIR, "examples", EXAMPLE)
+    return tools.build_example("mesh-tui", EXAMPLE)
 
 
 def measure(binary, services, frames):
-    out = run_checked([binary, "--services", str(services), "--frames", str(frames)],
-                      f"{EXAMPLE} --services {services}", timeout=600)
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    if not lines:
-        raise BenchError(f"{EXAMPLE} printed no JSON:\n{out}")
-    return json.loads(lines[-1])
+    return tools.last_json([binary, "--services", str(services), "--frames", str(frames)],
+                           f"{EXAMPLE} --services {services}", timeout=600)
 
 
 def main(args):
