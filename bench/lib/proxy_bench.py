@@ -63,7 +63,7 @@ def main(args):
 def prepare(s):
     """Installs packages, builds binaries; returns (targets to run, {skipped target: why})."""
     wanted = [t for t in s.targets]
-    needed = {b: p for b, p in PACKAGES.items() if b == "wrk" or b in wanted}
+    needed = {b: p for b, p in PACKAGES.items() if b == "wrk" or any(t.split("-")[0] == b for t in wanted)}
     tools.ensure_packages(needed, s.install)
     packages = ["mesh-bench"]
     skipped = {}

@@ -242,6 +242,24 @@ def start_haproxy_2hop(sup, tmp, backend, s):
     return Target("haproxy-2hop", url, [procs[1].pid, procs[0].pid])
 
 
+def start_haproxy_tcp(sup, tmp, backend, s, hops):
+    """The floor references: `hops` haproxies in a row in TCP mode, forwarding bytes without
+    parsing HTTP (each client connection gets its own upstream connection, kept as long as
+    the client's). No proxy that reads requests can do less per hop."""
+    name = "haproxy-tcp" if hops == 1 else f"haproxy-tcp-{hops}hop"
+    upstream, procs = backend, []
+    for i in range(hops):
+        listen = f"127.0.0.1:{free_port()}"
+        hop = name if hops == 1 else f"{name}-{hops - i}"
+        config = write(os.path.join(tmp, f"{hop}.cfg"), proxy_configs.haproxy(listen, upstream, s.workers, mode="tcp"))
+        run_checked(["haproxy", "-c", "-q", "-f", config], f"checking the generated {hop} config", timeout=30)
+        procs.append(sup.start(hop, ["haproxy", "-db", "-f", config]))
+        upstream = listen
+    url = f"http://{upstream}/"
+    sup.wait_http_ok(name, procs[-1], url)
+    return Target(name, url, [p.pid for p in reversed(procs)])
+
+
 def start_nginx(sup, tmp, backend, s):
     prefix = os.path.join(tmp, "nginx")
     os.makedirs(prefix, exist_ok=True)
@@ -261,6 +279,8 @@ STARTERS = {
     "mesh-proxy-2hop-mtls": start_mesh_proxy_2hop_mtls,
     "haproxy": start_haproxy,
     "haproxy-2hop": start_haproxy_2hop,
+    "haproxy-tcp": lambda sup, tmp, backend, s: start_haproxy_tcp(sup, tmp, backend, s, 1),
+    "haproxy-tcp-2hop": lambda sup, tmp, backend, s: start_haproxy_tcp(sup, tmp, backend, s, 2),
     "nginx": start_nginx,
 }
 

@@ -120,8 +120,10 @@ def ratios(rows):
         print(f"  added p50 vs direct / haproxy's       {show(lat):>6}  target <= 1.0  {_verdict(lat, 1.0, False)}"
               f"  (mesh-proxy +{_fmt(mp_added)} us, haproxy +{_fmt(ha_added)} us)")
         print(f"  rss_kb / 15 MB                        {show(rss):>6}  target <= 1.0  {_verdict(rss, 1.0, False)}")
-    mtls_cpu = mtls_vs_ha2 = ha2_vs_ha = None
+    mtls_cpu = mtls_vs_ha2 = ha2_vs_ha = floor_vs_ha = mtls_vs_floor = None
     ha2 = by.get("haproxy-2hop")
+    floor = by.get("haproxy-tcp-2hop")
+    l4 = by.get("haproxy-tcp")
     if mtls is not None:
         mtls_cpu = _ratio(mtls["cpu_us_per_req"], ha["cpu_us_per_req"] if ha else None)
         mtls_vs_ha2 = _ratio(mtls["cpu_us_per_req"], ha2["cpu_us_per_req"] if ha2 else None)
@@ -132,6 +134,13 @@ def ratios(rows):
               f"haproxy {_fmt(ha['cpu_us_per_req'] if ha else None, 1)} us)")
         print(f"  reference: haproxy-2hop / haproxy     {show(ha2_vs_ha):>6}  (two haproxies, h2c between, plain text)")
         print(f"  cpu_us_per_req / haproxy-2hop         {show(mtls_vs_ha2):>6}  (same topology, ours with mTLS)")
+        floor_vs_ha = _ratio(floor["cpu_us_per_req"] if floor else None, ha["cpu_us_per_req"] if ha else None)
+        mtls_vs_floor = _ratio(mtls["cpu_us_per_req"], floor["cpu_us_per_req"] if floor else None)
+        l4_vs_ha = _ratio(l4["cpu_us_per_req"] if l4 else None, ha["cpu_us_per_req"] if ha else None)
+        print(f"  floor: haproxy-tcp-2hop / haproxy     {show(floor_vs_ha):>6}  (two layer-4 byte forwarders in a row: "
+              "the least any two-process path costs)")
+        print(f"  floor: haproxy-tcp / haproxy          {show(l4_vs_ha):>6}  (one layer-4 forwarder against one HTTP hop)")
+        print(f"  cpu_us_per_req / haproxy-tcp-2hop     {show(mtls_vs_floor):>6}  (ours, HTTP + mTLS, against that floor)")
 
     def r3(v):
         return None if v is None else round(v, 3)
@@ -141,4 +150,5 @@ def ratios(rows):
         "added_p50_vs_haproxy": r3(lat), "rss_vs_15mb": r3(rss),
         "mtls_2hop_cpu_vs_haproxy": r3(mtls_cpu),
         "mtls_2hop_cpu_vs_haproxy_2hop": r3(mtls_vs_ha2), "haproxy_2hop_cpu_vs_haproxy": r3(ha2_vs_ha),
+        "tcp_2hop_floor_cpu_vs_haproxy": r3(floor_vs_ha), "mtls_2hop_cpu_vs_tcp_2hop_floor": r3(mtls_vs_floor),
     }}, separators=(",", ":")))

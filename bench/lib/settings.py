@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from procs import UsageError
 
-ALL_TARGETS = ("direct", "mesh-proxy-1hop", "mesh-proxy-2hop", "mesh-proxy-2hop-mtls", "haproxy", "haproxy-2hop", "nginx")
+ALL_TARGETS = ("direct", "mesh-proxy-1hop", "mesh-proxy-2hop", "mesh-proxy-2hop-mtls", "haproxy", "haproxy-2hop",
+               "haproxy-tcp", "haproxy-tcp-2hop", "nginx")
 
 
 @dataclass(frozen=True)
