@@ -7,6 +7,32 @@ mod support;
 
 use support::{alive, free_addr, wait_dead, Mesh};
 
+/// Without NO_COLOR (which every other test sets), the processes install starts still write
+/// plain text to their log files: colour codes are for terminals.
+#[test]
+fn log_files_carry_no_colour_codes() {
+    let mesh = Mesh::new();
+    let mut args = vec![
+        "install".to_string(),
+        "--profile".into(),
+        "minimal".into(),
+        "-y".into(),
+    ];
+    args.extend(mesh.port_flags());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mesh
+        .command_with(&support::meshctl_bin(), &refs)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run meshctl");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let log = std::fs::read_to_string(mesh.home().join("logs/controlPlane.log")).expect("log");
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\x1b'), "colour codes in a log file: {log:?}");
+    mesh.run(&["uninstall", "-y"]).expect_code(0);
+}
+
 #[test]
 fn install_is_idempotent_and_repairs_a_killed_control_plane() {
     let mesh = Mesh::new();

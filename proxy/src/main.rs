@@ -1,5 +1,6 @@
 //! `mesh-proxy`: the sidecar and gateway proxy binary.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -132,7 +133,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let (filter, handle) = reload::Layer::new(filter);
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Colour only on a terminal: installs send stderr to a log file.
+                .with_ansi(
+                    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                ),
+        )
         .init();
 
     // One worker: the current-thread scheduler does the same work without the multi-thread

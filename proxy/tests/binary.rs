@@ -328,6 +328,10 @@ async fn invalid_config_is_rejected_and_the_old_one_keeps_serving() {
     assert_eq!(backend_of(p.listener).await.as_deref(), Some("one"));
     let log = p.stderr();
     assert!(log.contains(path), "stderr names the field path: {log}");
+    assert!(
+        !log.contains('\x1b'),
+        "no colour codes when stderr is a file: {log:?}"
+    );
 
     write_atomically(&s.config, "listeners: [\n  {name: out,,\n");
     let err = eventually(

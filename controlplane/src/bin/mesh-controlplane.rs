@@ -1,5 +1,6 @@
 //! `mesh-controlplane`: the control plane binary (config push, monitoring and config API).
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -125,6 +126,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: installs send stderr to a log file.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
