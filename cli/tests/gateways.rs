@@ -239,3 +239,62 @@ fn a_busy_gateway_port_is_named_with_the_set_that_moves_it() {
     assert!(mesh.record().is_none(), "nothing started");
     drop(busy);
 }
+
+/// `values.certificates` reaches the CA: the gateway's certificate names the profile's trust
+/// domain and lives for its TTL, and a re-install with another trust domain is refused before
+/// anything changes (the CA was made for the first one).
+#[test]
+fn certificates_values_set_the_trust_domain_and_lifetime() {
+    let mesh = Mesh::new();
+    let set = [
+        "--set",
+        "values.certificates.trustDomain=example.org",
+        "--set",
+        "values.certificates.ttl=2h",
+    ];
+    mesh.install("default", &set).expect_code(0);
+    let secrets = eventually_blocking(WAIT, "the ingress gateway's certificate", || {
+        let run = mesh.run(&[
+            "proxy-config",
+            "istio-ingressgateway-0.istio-system",
+            "secrets",
+            "-o",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).ok()?;
+        v["notAfter"].is_u64().then_some(v)
+    });
+    assert_eq!(
+        secrets["spiffeId"],
+        "spiffe://example.org/ns/istio-system/sa/istio-ingressgateway-service-account",
+        "{secrets}"
+    );
+    let lifetime = secrets["notAfter"].as_u64().unwrap() - secrets["notBefore"].as_u64().unwrap();
+    assert!((7_100..=7_300).contains(&lifetime), "2 h: {secrets}");
+
+    let pid = mesh.pid().expect("control plane pid");
+    let refused = mesh.install(
+        "default",
+        &["--set", "values.certificates.trustDomain=other.org"],
+    );
+    refused.expect_code(1);
+    assert!(
+        refused
+            .all()
+            .contains("values.certificates.trustDomain is \"other.org\", but this mesh's CA")
+            && refused.all().contains("meshctl uninstall --purge"),
+        "{}",
+        refused.all()
+    );
+    assert_eq!(mesh.pid(), Some(pid), "nothing restarted");
+
+    let short = mesh.install("default", &["--set", "values.certificates.ttl=1s"]);
+    short.expect_code(1);
+    assert!(
+        short
+            .all()
+            .contains("values.certificates.ttl 1s is too short"),
+        "{}",
+        short.all()
+    );
+}

@@ -26,9 +26,6 @@ pub const PROXY_PROGRAM: &str = "mesh-proxy";
 pub const GATEWAY_NAMESPACE: &str = "istio-system";
 /// The port Istio's gateway pods listen on for HTTP (the Service's port 80 targets it).
 pub const ISTIO_GATEWAY_POD_PORT: u16 = 8080;
-/// The trust domain of the tokens meshctl issues: the control plane's default, as meshctl
-/// does not pass `--trust-domain` to it yet (`values.certificates` is only recorded).
-pub const TRUST_DOMAIN: &str = "cluster.local";
 
 /// How to run one process: a component, or a sample workload's app or sidecar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +68,8 @@ pub struct TokenFile {
     pub namespace: String,
     /// The workload's service account.
     pub service_account: String,
+    /// The mesh's trust domain (`values.certificates.trustDomain`).
+    pub trust_domain: String,
 }
 
 /// One gateway's names: Istio's, so Istio's Gateway selectors and docs apply unchanged.
@@ -272,6 +271,7 @@ pub fn mesh_proxy(p: ProxyLaunch, spec: &MeshSpec, state: &Path) -> Launch {
             path: token_file,
             namespace: p.node.namespace,
             service_account: p.node.service_account,
+            trust_domain: spec.values.certificates.trust_domain.clone(),
         }),
     }
 }
@@ -325,7 +325,7 @@ pub fn control_plane(spec: &MeshSpec, state: &Path) -> Launch {
     let at = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let (xds, monitoring) = (at(v.xds_port), at(v.monitoring_port));
     let xds_tls = at(v.xds_tls_port);
-    // values.certificates.* are passed here once meshctl configures the CA.
+    let certs = &spec.values.certificates;
     let args = vec![
         "run".to_string(),
         "--state-dir".into(),
@@ -338,6 +338,12 @@ pub fn control_plane(spec: &MeshSpec, state: &Path) -> Launch {
         xds_tls.to_string(),
         "--log-level".into(),
         v.log_level.clone(),
+        // The CA's trust domain (fixed when the CA is created; install refuses a change) and
+        // the lifetime of the workload certificates it signs.
+        "--trust-domain".into(),
+        certs.trust_domain.clone(),
+        "--cert-ttl".into(),
+        certs.ttl.to_string(),
     ];
     Launch {
         name: Component::ControlPlane.key().to_string(),

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use mesh_controlplane::ca::authority::ROOT_CERT_FILE;
 use mesh_controlplane::ca::token::TOKEN_KEY_FILE;
 use mesh_controlplane::ca::{Identity, TokenAuthority};
 
@@ -153,7 +154,7 @@ impl LocalPlatform {
                 ca.display()
             ))
         })?;
-        let id = Identity::new(launch::TRUST_DOMAIN, &t.namespace, &t.service_account)
+        let id = Identity::new(&t.trust_domain, &t.namespace, &t.service_account)
             .map_err(|e| PlatformError(format!("cannot issue a bootstrap token: {e}")))?;
         let token = tokens.issue(&id, TOKEN_TTL);
         if let Some(dir) = t.path.parent() {
@@ -298,13 +299,69 @@ impl LocalPlatform {
     }
 }
 
+impl LocalPlatform {
+    /// `values.certificates` against what the control plane accepts and the CA this state
+    /// directory already holds: its trust domain was fixed when it was created, and every
+    /// certificate and token in the mesh names it, so a different one needs a new CA.
+    fn certificate_problems(&self, spec: &MeshSpec) -> Vec<Problem> {
+        let certs = &spec.values.certificates;
+        let mut problems = Vec::new();
+        if !Component::ControlPlane.enabled(spec) {
+            return problems;
+        }
+        let mut problem = |message| {
+            problems.push(Problem {
+                component: Some(Component::ControlPlane),
+                message,
+            })
+        };
+        if certs.ttl.as_std() < mesh_controlplane::ca::MIN_CERT_TTL {
+            problem(format!(
+                "values.certificates.ttl {} is too short: workload certificates must live at \
+                 least {}s (Istio's default is 24h); set --set values.certificates.ttl=24h",
+                certs.ttl,
+                mesh_controlplane::ca::MIN_CERT_TTL.as_secs()
+            ));
+        }
+        if let Err(e) = Identity::new(&certs.trust_domain, "default", "default") {
+            problem(format!(
+                "values.certificates.trustDomain {:?} is not a valid trust domain: {e}",
+                certs.trust_domain
+            ));
+        }
+        let ca_dir = self.state.root().join("ca");
+        if ca_dir.join(ROOT_CERT_FILE).exists() {
+            match mesh_controlplane::ca::Ca::load(&ca_dir) {
+                Ok(ca) if ca.trust_domain() != certs.trust_domain => problem(format!(
+                    "values.certificates.trustDomain is {:?}, but this mesh's CA ({}) was \
+                     created for {:?}, and every workload identity names it; keep {:?} \
+                     (--set values.certificates.trustDomain={}), or start a new mesh with a new \
+                     CA: `meshctl uninstall --purge`, then install again",
+                    certs.trust_domain,
+                    ca_dir.display(),
+                    ca.trust_domain(),
+                    ca.trust_domain(),
+                    ca.trust_domain()
+                )),
+                Ok(_) => {}
+                Err(e) => problem(format!(
+                    "cannot read this mesh's CA in {}: {e}; restore its files, or start a new \
+                     mesh with `meshctl uninstall --purge`",
+                    ca_dir.display()
+                )),
+            }
+        }
+        problems
+    }
+}
+
 impl Platform for LocalPlatform {
     fn target(&self) -> String {
         format!("platform local, state dir {}", self.state.root().display())
     }
 
     fn preflight(&self, spec: &MeshSpec) -> Vec<Problem> {
-        let mut problems = Vec::new();
+        let mut problems = self.certificate_problems(spec);
         for component in Component::ALL.into_iter().filter(|c| c.enabled(spec)) {
             let problem = |message| Problem {
                 component: Some(component),
