@@ -115,6 +115,12 @@ pub enum ProxyType {
     Router,
 }
 
+impl std::fmt::Display for ProxyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl ProxyType {
     pub fn is_sidecar(&self) -> bool {
         *self == ProxyType::Sidecar

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mesh_api::telemetry::Reporter;
 use mesh_controlplane::telemetry::api::{Api, Section};
 use mesh_controlplane::telemetry::model::Scrape;
 use mesh_controlplane::telemetry::parse::parse;
@@ -274,7 +275,10 @@ fn an_edge_counts_once_and_mtls_comes_from_either_side() {
         .iter()
         .find(|e| e.source == "pp")
         .expect("pp -> reviews");
-    assert_eq!((e.requests, e.reporter, e.mtls), (50, "source", true));
+    assert_eq!(
+        (e.requests, e.reporter, e.mtls),
+        (50, Reporter::Source, true)
+    );
     let ext = t
         .edges
         .iter()
@@ -282,7 +286,7 @@ fn an_edge_counts_once_and_mtls_comes_from_either_side() {
         .expect("ingress");
     assert_eq!(
         (ext.requests, ext.reporter, ext.mtls),
-        (10, "destination", false)
+        (10, Reporter::Destination, false)
     );
     let ids: Vec<&str> = t.nodes.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids, ["pp.default", "reviews.default", "unknown.default"]);

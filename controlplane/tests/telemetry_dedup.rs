@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use mesh_api::telemetry::Reporter;
 use mesh_controlplane::telemetry::model::Scrape;
 use mesh_controlplane::telemetry::parse::parse;
 use mesh_controlplane::telemetry::{Aggregator, Window};
@@ -34,13 +35,16 @@ fn unknown_sources_count_only_beyond_what_clients_reported() {
     let t = agg.topology(Window::TenSeconds, t1);
     assert_eq!(t.edges.len(), 2, "{:#?}", t.edges);
     let pp = t.edges.iter().find(|e| e.source == "pp").expect("pp edge");
-    assert_eq!((pp.requests, pp.reporter, pp.mtls), (50, "source", true));
+    assert_eq!(
+        (pp.requests, pp.reporter, pp.mtls),
+        (50, Reporter::Source, true)
+    );
     let ext = t
         .edges
         .iter()
         .find(|e| e.source == "unknown")
         .expect("outside");
-    assert_eq!((ext.requests, ext.reporter), (10, "destination"));
+    assert_eq!((ext.requests, ext.reporter), (10, Reporter::Destination));
     assert!((ext.rps - 10.0).abs() < 1e-9);
 }
 

@@ -133,6 +133,15 @@ async fn traffic_through_a_sidecar_shows_as_an_exact_edge_and_proxies_in_the_mes
     for t in mesh["targets"].as_array().unwrap() {
         assert_eq!(t["up"], true, "{t}");
     }
+    // The readers' types (mesh-api's, which `meshctl stat` and the dashboard decode with)
+    // hold every field served: decoded and encoded again, nothing is lost or renamed.
+    let typed: mesh_api::telemetry::Mesh = serde_json::from_value(mesh.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), mesh);
+    assert_eq!(typed.proxies[0].namespace, "default");
+    assert_eq!(
+        reviews["labels"]["app"], "reviews",
+        "labels in the proxies section: {reviews}"
+    );
 
     // Unknown windows and paths are explained.
     let bad = cp.get("/api/v1/topology?window=2h").await;

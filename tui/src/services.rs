@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::model::{Edge, Mesh, SyncState};
+use crate::model::{Edge, Mesh, ProxyType, SyncState};
 
 /// The source name the API gives traffic from outside the mesh.
 pub const EXTERNAL: &str = "unknown";
@@ -164,7 +164,7 @@ impl ServiceMap {
             if let Some(v) = &p.version {
                 s.versions.push(v.clone());
             }
-            s.ingress |= p.proxy_type == "router" && app.contains("ingress");
+            s.ingress |= p.proxy_type == ProxyType::Router && app.contains("ingress");
             labels.entry(key).or_default().push(&p.labels);
         }
         for (key, sets) in labels {
@@ -280,7 +280,7 @@ mod tests {
 
     fn edge(rps: f64, requests: u64, success: f64, p99: f64) -> Edge {
         Edge {
-            protocol: "http".into(),
+            protocol: crate::model::Protocol::Http,
             rps,
             requests,
             success_rate: Some(success),
@@ -304,7 +304,7 @@ mod tests {
     #[test]
     fn tcp_counts_connections_only() {
         let mut e = edge(2.0, 20, 1.0, 1.0);
-        e.protocol = "tcp".into();
+        e.protocol = crate::model::Protocol::Tcp;
         e.success_rate = None;
         let t = Traffic::of([&e]);
         assert_eq!((t.tcp_connections, t.requests), (20, 0));

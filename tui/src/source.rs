@@ -14,7 +14,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 
-use crate::model::{DebugProxy, Mesh, Snapshot, StoredResource, Window};
+use crate::model::{Mesh, Snapshot, StoredResource, Window};
 
 /// How long one request may take before the control plane counts as unreachable.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -127,13 +127,12 @@ struct Version {
 impl Source for HttpSource {
     async fn fetch(&self, window: Window) -> Result<Snapshot, FetchError> {
         let mesh_path = format!("/api/v1/mesh?window={}", window.as_str());
-        let (mesh, stored, debug, version) = tokio::join!(
+        let (mesh, stored, version) = tokio::join!(
             self.get::<Mesh>(&mesh_path),
             self.get::<Vec<StoredResource>>("/apis/resources"),
-            self.get::<Vec<DebugProxy>>("/debug/proxies"),
             self.get::<Version>("/version"),
         );
-        let mut snapshot = Snapshot::new(window, SystemTime::now(), mesh?, stored?, debug?);
+        let mut snapshot = Snapshot::new(window, SystemTime::now(), mesh?, stored?);
         // The version is for the header only: a control plane without it still works.
         snapshot.control_plane_version = version.ok().and_then(|v| v.version);
         Ok(snapshot)

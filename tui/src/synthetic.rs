@@ -9,8 +9,10 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::model::{
-    Edge, Mesh, Node, Proxy, ResourceAcks, Snapshot, StoredResource, SyncState, Window,
+    Edge, Mesh, Node, Protocol, Proxy, ProxyType, ResourceAcks, Snapshot, StoredResource,
+    SyncState, Window,
 };
+use mesh_api::telemetry::Reporter;
 
 /// The name of service `i` (0 is the ingress gateway).
 pub fn name(i: usize) -> String {
@@ -63,7 +65,7 @@ fn callers(i: usize) -> Vec<usize> {
 pub fn mesh(services: usize) -> Mesh {
     let n = services.max(1);
     let mut mesh = Mesh {
-        window: "1m".into(),
+        window: Window::OneMinute,
         window_s: 60.0,
         ..Mesh::default()
     };
@@ -94,7 +96,11 @@ pub fn mesh(services: usize) -> Mesh {
             }
             mesh.proxies.push(Proxy {
                 id: format!("{workload}-0.{ns}"),
-                proxy_type: if i == 0 { "router" } else { "sidecar" }.into(),
+                proxy_type: if i == 0 {
+                    ProxyType::Router
+                } else {
+                    ProxyType::Sidecar
+                },
                 service: name(i),
                 workload: workload.clone(),
                 version: (version != "unknown").then(|| version.clone()),
@@ -180,8 +186,12 @@ fn edge(
         destination_id: format!("{dst}.{}", namespace(i)),
         destination_version: dst_version.to_string(),
         destination_service: format!("{}.{}.svc.cluster.local", name(i), namespace(i)),
-        protocol: if i.is_multiple_of(31) { "tcp" } else { "http" }.into(),
-        reporter: "source".into(),
+        protocol: if i.is_multiple_of(31) {
+            Protocol::Tcp
+        } else {
+            Protocol::Http
+        },
+        reporter: Reporter::Source,
         requests,
         rps,
         success_rate: (requests > 0 && !i.is_multiple_of(31)).then_some(success),
@@ -226,7 +236,7 @@ pub fn stored(mesh: &Mesh) -> Vec<StoredResource> {
 pub fn snapshot(services: usize, at: SystemTime) -> Snapshot {
     let mesh = mesh(services);
     let stored = stored(&mesh);
-    let mut s = Snapshot::new(Window::OneMinute, at, mesh, stored, Vec::new());
+    let mut s = Snapshot::new(Window::OneMinute, at, mesh, stored);
     s.control_plane_version = Some("0.1.0".into());
     s
 }

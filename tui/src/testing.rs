@@ -9,7 +9,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use crate::app::{App, AppOptions, Msg, View};
-use crate::model::{DebugProxy, Mesh, Snapshot, StoredResource, Window};
+use crate::model::{Mesh, Snapshot, StoredResource, Window};
 use crate::source::{FetchError, Fetched, Source};
 use crate::ui;
 
@@ -20,15 +20,13 @@ pub fn t0() -> SystemTime {
 
 const BOOKINFO_MESH: &str = include_str!("../tests/fixtures/bookinfo-mesh.json");
 const BOOKINFO_RESOURCES: &str = include_str!("../tests/fixtures/bookinfo-resources.json");
-const BOOKINFO_DEBUG: &str = include_str!("../tests/fixtures/bookinfo-debug-proxies.json");
 
 /// Bookinfo on the local platform (demo profile, reviews 80/20 canary), as captured from a
-/// real control plane's `/api/v1/mesh?window=1m`, `/apis/resources` and `/debug/proxies`.
+/// real control plane's `/api/v1/mesh?window=1m` and `/apis/resources`.
 pub fn bookinfo(at: SystemTime) -> Snapshot {
     let mesh: Mesh = serde_json::from_str(BOOKINFO_MESH).unwrap_or_default();
     let stored: Vec<StoredResource> = serde_json::from_str(BOOKINFO_RESOURCES).unwrap_or_default();
-    let debug: Vec<DebugProxy> = serde_json::from_str(BOOKINFO_DEBUG).unwrap_or_default();
-    let mut s = Snapshot::new(Window::OneMinute, at, mesh, stored, debug);
+    let mut s = Snapshot::new(Window::OneMinute, at, mesh, stored);
     s.control_plane_version = Some("0.1.0".into());
     s
 }

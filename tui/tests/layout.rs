@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mesh_tui::graph::{self, Columns};
-use mesh_tui::model::{Edge, Mesh, Node};
+use mesh_tui::model::{Edge, Mesh, Node, Protocol};
 use mesh_tui::services::ServiceMap;
 use mesh_tui::synthetic;
 use mesh_tui::testing::{bookinfo, t0};
@@ -49,7 +49,7 @@ fn call(from: &str, to: &str) -> Edge {
         source_id: format!("{from}-v1.default"),
         destination: format!("{to}-v1"),
         destination_id: format!("{to}-v1.default"),
-        protocol: "http".into(),
+        protocol: Protocol::Http,
         requests: 10,
         rps: 1.0,
         success_rate: Some(1.0),

@@ -31,22 +31,21 @@ fn fixture(name: &str) -> String {
     .unwrap()
 }
 
-/// Serves `/api/v1/mesh`, `/apis/resources`, `/debug/proxies` and `/version` from the
+/// Serves `/api/v1/mesh`, `/apis/resources` and `/version` from the
 /// fixtures; `status` for the mesh path when not 200.
 async fn serve(status: StatusCode) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (mesh, resources, debug) = (
+    let (mesh, resources) = (
         fixture("bookinfo-mesh.json"),
         fixture("bookinfo-resources.json"),
-        fixture("bookinfo-debug-proxies.json"),
     );
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let (mesh, resources, debug) = (mesh.clone(), resources.clone(), debug.clone());
+            let (mesh, resources) = (mesh.clone(), resources.clone());
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let (code, body) = match req.uri().path() {
                     "/api/v1/mesh" if status != StatusCode::OK => (
@@ -55,7 +54,6 @@ async fn serve(status: StatusCode) -> SocketAddr {
                     ),
                     "/api/v1/mesh" => (StatusCode::OK, mesh.clone()),
                     "/apis/resources" => (StatusCode::OK, resources.clone()),
-                    "/debug/proxies" => (StatusCode::OK, debug.clone()),
                     "/version" => (StatusCode::OK, r#"{"version":"9.9.9"}"#.to_string()),
                     _ => (StatusCode::NOT_FOUND, String::new()),
                 };
@@ -92,7 +90,7 @@ async fn http_source_reads_every_endpoint() {
     assert_eq!(
         gw.labels.get("istio").map(String::as_str),
         Some("ingressgateway"),
-        "labels from /debug/proxies"
+        "labels in the proxies section"
     );
 }
 

@@ -74,13 +74,7 @@ fn bookinfo_topology_selects_ingress_first() {
 }
 
 fn empty() -> Snapshot {
-    Snapshot::new(
-        Window::OneMinute,
-        t0(),
-        Mesh::default(),
-        Vec::new(),
-        Vec::new(),
-    )
+    Snapshot::new(Window::OneMinute, t0(), Mesh::default(), Vec::new())
 }
 
 #[test]

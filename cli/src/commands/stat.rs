@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use mesh_api::telemetry::{Edge, Mesh, Proxy, SyncState};
+use serde::Serialize;
 
 use crate::cli::GlobalArgs;
 use crate::client::ApiClient;
@@ -54,40 +55,6 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
-/// The parts of `/api/v1/mesh` this command reads.
-#[derive(Deserialize, Debug, Default)]
-pub struct MeshView {
-    #[serde(default)]
-    pub window_s: f64,
-    #[serde(default)]
-    pub edges: Vec<Edge>,
-    #[serde(default)]
-    pub proxies: Vec<Proxy>,
-}
-
-/// An edge of the topology (see the control plane's telemetry docs).
-#[derive(Deserialize, Debug, Clone, Default)]
-pub struct Edge {
-    pub destination: String,
-    pub destination_id: String,
-    pub protocol: String,
-    pub requests: u64,
-    pub rps: f64,
-    #[serde(default)]
-    pub errors: u64,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-}
-
-/// A proxy in the mesh view.
-#[derive(Deserialize, Debug, Clone, Default)]
-pub struct Proxy {
-    pub id: String,
-    pub workload: String,
-    pub state: String,
-}
-
 /// One workload's line.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -129,7 +96,7 @@ fn weighted(edges: &[&Edge], q: impl Fn(&Edge) -> Option<f64>) -> Option<f64> {
 }
 
 /// One row per workload that has a proxy or received traffic, sorted by namespace and name.
-pub fn rows(view: &MeshView) -> Vec<Row> {
+pub fn rows(view: &Mesh) -> Vec<Row> {
     // workload id (`workload.namespace`) -> (name, namespace)
     let mut names: BTreeMap<String, (String, String)> = BTreeMap::new();
     for p in &view.proxies {
@@ -155,15 +122,14 @@ pub fn rows(view: &MeshView) -> Vec<Row> {
                 .iter()
                 .filter(|e| e.destination_id == id)
                 .collect();
-            let http: Vec<&Edge> = into
-                .iter()
-                .copied()
-                .filter(|e| e.protocol != "tcp")
-                .collect();
+            let http: Vec<&Edge> = into.iter().copied().filter(|e| !e.is_tcp()).collect();
             let requests: u64 = http.iter().map(|e| e.requests).sum();
             let errors: u64 = http.iter().map(|e| e.errors).sum();
             Row {
-                meshed: mine.iter().filter(|p| p.state != "DISCONNECTED").count(),
+                meshed: mine
+                    .iter()
+                    .filter(|p| p.state != SyncState::Disconnected)
+                    .count(),
                 proxies: mine.len(),
                 requests,
                 errors,
@@ -173,11 +139,7 @@ pub fn rows(view: &MeshView) -> Vec<Row> {
                 latency_p50_ms: weighted(&http, |e| e.p50_ms),
                 latency_p95_ms: weighted(&http, |e| e.p95_ms),
                 latency_p99_ms: weighted(&http, |e| e.p99_ms),
-                tcp_connections: into
-                    .iter()
-                    .filter(|e| e.protocol == "tcp")
-                    .map(|e| e.requests)
-                    .sum(),
+                tcp_connections: into.iter().filter(|e| e.is_tcp()).map(|e| e.requests).sum(),
                 name,
                 namespace,
             }
@@ -260,7 +222,7 @@ pub async fn run(g: &GlobalArgs, args: Args) -> anyhow::Result<()> {
 /// The table's rows now, over `window`, from the control plane `api` talks to.
 pub async fn snapshot(api: &ApiClient, window: Window) -> anyhow::Result<Vec<Row>> {
     let path = format!("/api/v1/mesh?window={}", window.as_str());
-    let view: MeshView = get_json(api, &path).await?;
+    let view: Mesh = get_json(api, &path).await?;
     Ok(rows(&view))
 }
 
@@ -268,42 +230,55 @@ pub async fn snapshot(api: &ApiClient, window: Window) -> anyhow::Result<Vec<Row
 mod tests {
     use super::*;
 
-    fn edge(dest: &str, protocol: &str, requests: u64, errors: u64, p50: f64) -> Edge {
+    use mesh_api::telemetry::Protocol;
+
+    fn edge(dest: &str, protocol: Protocol, requests: u64, errors: u64, p50: f64) -> Edge {
         Edge {
             destination: dest.into(),
             destination_id: format!("{dest}.default"),
-            protocol: protocol.into(),
+            protocol,
             requests,
             rps: requests as f64 / 60.0,
             errors,
             p50_ms: Some(p50),
             p95_ms: Some(p50 * 2.0),
             p99_ms: Some(p50 * 3.0),
+            ..Edge::default()
         }
     }
 
-    fn proxy(id: &str, workload: &str, state: &str) -> Proxy {
+    fn proxy(id: &str, workload: &str, state: SyncState) -> Proxy {
         Proxy {
             id: id.into(),
             workload: workload.into(),
-            state: state.into(),
+            state,
+            ..Proxy::default()
         }
     }
 
     #[test]
     fn edges_into_a_workload_add_up() {
-        let view = MeshView {
+        let view = Mesh {
             window_s: 60.0,
             edges: vec![
-                edge("reviews-v1", "http", 30, 3, 4.0),
-                edge("reviews-v1", "http", 10, 1, 8.0),
-                edge("mysql", "tcp", 4, 0, 0.0),
+                edge("reviews-v1", Protocol::Http, 30, 3, 4.0),
+                edge("reviews-v1", Protocol::Http, 10, 1, 8.0),
+                edge("mysql", Protocol::Tcp, 4, 0, 0.0),
             ],
             proxies: vec![
-                proxy("reviews-v1-0.default", "reviews-v1", "SYNCED"),
-                proxy("reviews-v1-1.default", "reviews-v1", "DISCONNECTED"),
-                proxy("productpage-v1-0.default", "productpage-v1", "SYNCED"),
+                proxy("reviews-v1-0.default", "reviews-v1", SyncState::Synced),
+                proxy(
+                    "reviews-v1-1.default",
+                    "reviews-v1",
+                    SyncState::Disconnected,
+                ),
+                proxy(
+                    "productpage-v1-0.default",
+                    "productpage-v1",
+                    SyncState::Synced,
+                ),
             ],
+            ..Mesh::default()
         };
         let rows = rows(&view);
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();

@@ -3,30 +3,30 @@
 //! address, until its grace period after a disconnect is over), and `GET /api/v1/mesh` gets
 //! two sections from the push server:
 //!
-//! - `proxies`: per proxy `id`, `proxy_type`, `service`, `workload`, `version`, `state`
-//!   (SYNCED / STALE / NACKED / DISCONNECTED) and `state_age_s`, `version_sent`,
-//!   `version_acked`, `error` (while NACKED), `last_nack_error`, `connected_since` (Unix s)
-//!   and `connected_s`; from the last scrape: `scrape_up`, `uptime_s` (of the proxy
+//! - `proxies` ([`mesh_api::telemetry::Proxy`]): per proxy `id`, `proxy_type`, `service`,
+//!   `namespace`, `workload`, `version`, `labels`, `state` (SYNCED / STALE / NACKED /
+//!   DISCONNECTED) and `state_age_s`, `version_sent`, `version_acked`, `error` (while
+//!   NACKED), `last_nack_error`, `connected_since` (Unix s) and `connected_s`, `warnings`
+//!   (problems translating its snapshot); from the last scrape: `scrape_up`, `uptime_s` (of the proxy
 //!   process), `rss_bytes`, `cpu_cores`, `cert_not_after` (when the proxy's workload
 //!   certificate expires, integer Unix seconds, from its `istio_agent_cert_expiry_seconds`;
 //!   null without a certificate), `outlier_ejections` (`{cluster_name: count}`: endpoints
 //!   ejected by outlier detection since the proxy started, from its
 //!   `envoy_cluster_outlier_detection_ejections_enforced_total`; `{}` when none, or before
 //!   the proxy is scraped). Unknown values are `null`.
-//! - `resources`: per stored resource `kind`, `namespace`, `name`, `generation`, `revision`,
+//! - `resources` ([`mesh_api::telemetry::ResourceAcks`]): per stored resource `kind`, `namespace`, `name`, `generation`, `revision`,
 //!   `proxies_acked` (connected proxies whose ACKed snapshot includes this version of it) and
 //!   `proxies_connected`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use mesh_api::telemetry;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::status::{self, ProxyStatus, SyncState};
+use super::status::{self, ProxyStatus};
 use crate::store::ConfigStore;
 use crate::telemetry::api::{Api, Section};
 use crate::telemetry::{Report, Scraper, ScraperConfig, Target};
@@ -113,32 +113,6 @@ struct Proxies {
     reports: watch::Receiver<Arc<Report>>,
 }
 
-#[derive(Serialize)]
-struct ProxyLine<'a> {
-    id: &'a str,
-    proxy_type: &'static str,
-    service: &'a str,
-    workload: &'a str,
-    version: Option<&'a str>,
-    state: SyncState,
-    state_age_s: u64,
-    version_sent: Option<&'a str>,
-    version_acked: Option<&'a str>,
-    error: Option<&'a str>,
-    last_nack_error: Option<&'a str>,
-    connected_since: Option<u64>,
-    connected_s: Option<u64>,
-    scrape_up: bool,
-    uptime_s: Option<f64>,
-    rss_bytes: Option<u64>,
-    cpu_cores: Option<f64>,
-    cert_not_after: Option<u64>,
-    outlier_ejections: &'a BTreeMap<String, u64>,
-}
-
-/// What a proxy not (yet) scraped reports: no ejections, `{}` rather than `null`.
-static NO_EJECTIONS: BTreeMap<String, u64> = BTreeMap::new();
-
 impl Section for Proxies {
     fn name(&self) -> &str {
         "proxies"
@@ -151,25 +125,28 @@ impl Section for Proxies {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let since = |t: u64| now.as_secs().saturating_sub(t);
-        let lines: Vec<ProxyLine<'_>> = proxies
+        let lines: Vec<telemetry::Proxy> = proxies
             .iter()
             .map(|p| {
                 let t = report.targets.iter().find(|t| t.id == p.id);
                 let connected = (p.connected_since > 0).then_some(p.connected_since);
-                ProxyLine {
-                    id: &p.id,
-                    proxy_type: p.proxy_type.as_str(),
-                    service: &p.service,
-                    workload: &p.workload,
-                    version: p.version.as_deref(),
+                telemetry::Proxy {
+                    id: p.id.clone(),
+                    proxy_type: p.proxy_type,
+                    service: p.service.clone(),
+                    namespace: p.namespace.clone(),
+                    workload: p.workload.clone(),
+                    version: p.version.clone(),
+                    labels: p.labels.clone(),
                     state: p.state,
                     state_age_s: since(p.state_since),
-                    version_sent: p.version_sent.as_deref(),
-                    version_acked: p.version_acked.as_deref(),
-                    error: p.error.as_deref(),
-                    last_nack_error: p.last_nack_error.as_deref(),
+                    version_sent: p.version_sent.clone(),
+                    version_acked: p.version_acked.clone(),
+                    error: p.error.clone(),
+                    last_nack_error: p.last_nack_error.clone(),
                     connected_since: connected,
                     connected_s: connected.map(since),
+                    warnings: p.warnings.to_vec(),
                     scrape_up: t.is_some_and(|t| t.up),
                     uptime_s: t
                         .and_then(|t| t.start_time_s)
@@ -177,7 +154,8 @@ impl Section for Proxies {
                     rss_bytes: t.and_then(|t| t.rss_bytes),
                     cpu_cores: t.and_then(|t| t.cpu_cores),
                     cert_not_after: t.and_then(|t| t.cert_not_after),
-                    outlier_ejections: t.map_or(&NO_EJECTIONS, |t| &t.outlier_ejections),
+                    // `{}` before the first scrape, not null.
+                    outlier_ejections: t.map(|t| t.outlier_ejections.clone()).unwrap_or_default(),
                 }
             })
             .collect();
@@ -198,16 +176,18 @@ impl<S: ConfigStore> Section for Resources<S> {
     fn json(&self) -> Value {
         let proxies = self.status.borrow().clone();
         let stored = self.store.list(None, None);
-        let lines: Vec<Value> = status::resources(&stored, &proxies)
+        let lines: Vec<telemetry::ResourceAcks> = status::resources(&stored, &proxies)
             .into_iter()
-            .map(|r| {
-                serde_json::json!({
-                    "kind": r.kind, "namespace": r.namespace, "name": r.name,
-                    "generation": r.generation, "revision": r.revision,
-                    "proxies_acked": r.proxies_acked, "proxies_connected": r.proxies_connected,
-                })
+            .map(|r| telemetry::ResourceAcks {
+                kind: r.kind,
+                namespace: r.namespace,
+                name: r.name,
+                generation: r.generation,
+                revision: r.revision,
+                proxies_acked: r.proxies_acked,
+                proxies_connected: r.proxies_connected,
             })
             .collect();
-        Value::Array(lines)
+        serde_json::to_value(lines).unwrap_or(Value::Null)
     }
 }

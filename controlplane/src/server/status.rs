@@ -9,19 +9,8 @@ use serde::Serialize;
 
 use crate::store::Stored;
 
-/// Where a proxy's config stands (Istio's `proxy-status` columns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SyncState {
-    /// The proxy acknowledged the latest version sent to it.
-    Synced,
-    /// A version was sent (or is being computed) and not acknowledged yet.
-    Stale,
-    /// The proxy rejected the latest version it was sent; `error` says why.
-    Nacked,
-    /// The stream is gone; its endpoints stay in the registry for the grace period.
-    Disconnected,
-}
+/// Where a proxy's config stands (Istio's `proxy-status` columns): the telemetry API's type.
+pub use mesh_api::telemetry::SyncState;
 
 /// One proxy's line in `/debug/proxies`.
 #[derive(Clone, Debug, PartialEq, Serialize)]

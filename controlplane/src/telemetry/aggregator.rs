@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::model::{Http, Scrape, SeriesKey, Tcp, Workload};
-use super::view::{Edge, Node, TargetStatus, Topology, Window};
+use super::view::{Edge, Node, Protocol, Reporter, TargetStatus, Topology, Window};
 
 /// How long deltas are kept: the longest window.
 const RETENTION: Duration = Duration::from_secs(600);
@@ -344,9 +344,9 @@ fn edge((src, dst, service, protocol): EdgeKey, [by_dst, by_src]: [Acc; 2]) -> E
     let mtls = by_src.mtls > 0.0 || by_dst.mtls > 0.0;
     let source_saw = by_src.http.requests > 0.0 || !by_src.tcp.is_zero();
     let (a, reporter) = if source_saw {
-        (by_src, "source")
+        (by_src, Reporter::Source)
     } else {
-        (by_dst, "destination")
+        (by_dst, Reporter::Destination)
     };
     let http = protocol == "http";
     let requests = if http { a.http.requests } else { a.tcp.opened };
@@ -358,7 +358,7 @@ fn edge((src, dst, service, protocol): EdgeKey, [by_dst, by_src]: [Acc; 2]) -> E
         destination_id: id(&dst),
         destination_version: dst.version.clone(),
         destination_service: service.to_string(),
-        protocol,
+        protocol: if http { Protocol::Http } else { Protocol::Tcp },
         reporter,
         requests: round(requests),
         rps: a.rps,

@@ -161,7 +161,7 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<MeshEvent> {
         s.mesh
             .resources
             .iter()
-            .map(|r| (r.id(), r.revision))
+            .map(|r| (ResourceId::of(r), r.revision))
             .collect()
     };
     let (old, new) = (revisions(prev), revisions(next));

@@ -278,7 +278,9 @@ impl App {
             }
             View::Config => {
                 let id = self.selected_resource.as_ref()?;
-                self.resource_rows().iter().position(|r| r.id() == *id)
+                self.resource_rows()
+                    .iter()
+                    .position(|r| ResourceId::of(r) == *id)
             }
             View::Events => Some(self.selected_event),
             View::Topology | View::Detail => None,
@@ -486,7 +488,7 @@ impl App {
                 }
             }
             View::Config => {
-                let id = self.resource_rows().get(i).map(|r| r.id());
+                let id = self.resource_rows().get(i).map(|r| ResourceId::of(r));
                 if id.is_some() && id != self.selected_resource {
                     self.selected_resource = id;
                     self.yaml_scroll = 0;
@@ -623,7 +625,7 @@ impl App {
             self.selected_proxy = self.proxy_rows().first().map(|p| p.id.clone());
         }
         if self.selected_resource.is_none() {
-            self.selected_resource = self.resource_rows().first().map(|r| r.id());
+            self.selected_resource = self.resource_rows().first().map(|r| ResourceId::of(r));
         }
     }
 

@@ -81,7 +81,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         },
     };
     table::draw(f, list, theme, listing);
-    let chosen = selected.and_then(|i| rows.get(i)).map(|r| r.id());
+    let chosen = selected
+        .and_then(|i| rows.get(i))
+        .map(|r| crate::model::ResourceId::of(r));
     let stored = chosen
         .as_ref()
         .and_then(|id| app.snapshot.as_ref()?.stored(id));

@@ -59,7 +59,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 SyncState::Synced => theme.good(),
                 SyncState::Stale => theme.warn(),
                 SyncState::Nacked | SyncState::Disconnected => theme.bad(),
-                SyncState::Unknown => theme.dim(),
             };
             Row::new(vec![
                 Cell::from(fmt::fit(&p.id, usize::from(name_w))),
