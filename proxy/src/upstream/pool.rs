@@ -292,6 +292,17 @@ impl Pool {
                 return Ok(c.tx.clone());
             }
         }
+        // Boxed: dialling (TCP, TLS, the HTTP/2 handshake) is rare, and its state would
+        // otherwise make every request's future kilobytes larger, copied at each spawn.
+        let tx = Box::pin(self.dial_h2()).await?;
+        *slot = Some(H2Conn {
+            tx: tx.clone(),
+            uses: 1,
+        });
+        Ok(tx)
+    }
+
+    async fn dial_h2(&self) -> Result<http2::SendRequest<ProxyBody>, UpstreamError> {
         let io = self.connect().await?;
         let (tx, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
@@ -305,10 +316,6 @@ impl Pool {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "upstream HTTP/2 connection ended with an error");
             }
-        });
-        *slot = Some(H2Conn {
-            tx: tx.clone(),
-            uses: 1,
         });
         Ok(tx)
     }
@@ -352,7 +359,8 @@ impl Pool {
                         }
                     }
                 }
-                let mut conn = self.new_h1().await?;
+                // Boxed, as `dial_h2`: a new connection is the rare path.
+                let mut conn = Box::pin(self.new_h1()).await?;
                 if fresh {
                     conn.discard();
                 }
