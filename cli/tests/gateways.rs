@@ -288,6 +288,19 @@ fn certificates_values_set_the_trust_domain_and_lifetime() {
     );
     assert_eq!(mesh.pid(), Some(pid), "nothing restarted");
 
+    let bad = mesh.install(
+        "default",
+        &["--set", "values.certificates.trustDomain=Example.ORG"],
+    );
+    bad.expect_code(1);
+    assert!(
+        bad.all().contains(
+            "values.certificates.trustDomain \"Example.ORG\" is not a valid trust domain"
+        ),
+        "{}",
+        bad.all()
+    );
+
     let short = mesh.install("default", &["--set", "values.certificates.ttl=1s"]);
     short.expect_code(1);
     assert!(

@@ -7,16 +7,16 @@
 //!   `namespace`, `workload`, `version`, `labels`, `state` (SYNCED / STALE / NACKED /
 //!   DISCONNECTED) and `state_age_s`, `version_sent`, `version_acked`, `error` (while
 //!   NACKED), `last_nack_error`, `connected_since` (Unix s) and `connected_s`, `warnings`
-//!   (problems translating its snapshot); from the last scrape: `scrape_up`, `uptime_s` (of the proxy
-//!   process), `rss_bytes`, `cpu_cores`, `cert_not_after` (when the proxy's workload
+//!   (problems translating its snapshot); from the last scrape: `scrape_up`, `uptime_s`
+//!   (of the proxy process), `rss_bytes`, `cpu_cores`, `cert_not_after` (when the proxy's workload
 //!   certificate expires, integer Unix seconds, from its `istio_agent_cert_expiry_seconds`;
 //!   null without a certificate), `outlier_ejections` (`{cluster_name: count}`: endpoints
 //!   ejected by outlier detection since the proxy started, from its
 //!   `envoy_cluster_outlier_detection_ejections_enforced_total`; `{}` when none, or before
 //!   the proxy is scraped). Unknown values are `null`.
-//! - `resources` ([`mesh_api::telemetry::ResourceAcks`]): per stored resource `kind`, `namespace`, `name`, `generation`, `revision`,
-//!   `proxies_acked` (connected proxies whose ACKed snapshot includes this version of it) and
-//!   `proxies_connected`.
+//! - `resources` ([`mesh_api::telemetry::ResourceAcks`]): per stored resource `kind`,
+//!   `namespace`, `name`, `generation`, `revision`, `proxies_acked` (connected proxies whose
+//!   ACKed snapshot includes this version of it) and `proxies_connected`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -297,9 +297,6 @@ impl LocalPlatform {
         self.state.remove_record(&record.name)?;
         Ok(was)
     }
-}
-
-impl LocalPlatform {
     /// `values.certificates` against what the control plane accepts and the CA this state
     /// directory already holds: its trust domain was fixed when it was created, and every
     /// certificate and token in the mesh names it, so a different one needs a new CA.
