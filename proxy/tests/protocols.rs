@@ -9,7 +9,8 @@ use bytes::Bytes;
 use http::{Request, Version};
 use http_body_util::Full;
 use mesh_proxy::testing::{
-    eventually, get, metric_sum, scrape, send, send_h2, start_proxy, Backend, EchoServer, TcpRelay,
+    eventually, get, get_with, metric_sum, scrape, send, send_h2, start_proxy, Backend, EchoServer,
+    Seen, TcpRelay,
 };
 use mesh_proxy::Proxy;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -222,6 +223,24 @@ async fn tcp_listener_forwards_bytes_and_counts_them() {
         n
     );
     assert_eq!(metric_sum(&text, "istio_tcp_sent_bytes_total", &dest), n);
+}
+
+/// Request ids cross the HTTP/2 hop as they were (sent there in HPACK's never-indexed
+/// form): the client's own, and the ones proxy A generates, all different.
+#[tokio::test]
+async fn request_ids_cross_the_http2_hop_unchanged() {
+    let c = chain("http2").await;
+    let own = "7f0c8c1e-0000-4000-8000-000000000001";
+    get_with(c.a, "http://svc/own", &[("x-request-id", own)]).await;
+    for i in 0..20 {
+        get(c.a, &format!("http://svc/generated/{i}")).await;
+    }
+    let seen = c.be.seen();
+    let id = |s: &Seen| s.headers["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id(&seen[0]), own);
+    let generated: std::collections::BTreeSet<String> = seen[1..].iter().map(id).collect();
+    assert_eq!(generated.len(), 20, "one new id per request: {generated:?}");
+    assert!(generated.iter().all(|g| g.len() == 36 && g != own));
 }
 
 #[tokio::test]

@@ -287,6 +287,12 @@ fn shape(
         }
         UpstreamProtocol::Http2 => {
             headers.remove(header::HOST);
+            // A request id is new on every request: HPACK's "never indexed" form keeps it out
+            // of both ends' dynamic tables, where each one would evict entries that repeat
+            // (authority, user-agent, ...) and make the next requests' headers longer.
+            if let Some(id) = headers.get_mut(&headers::X_REQUEST_ID) {
+                id.set_sensitive(true);
+            }
         }
     }
     let (key, cookie) = hash_key(&cluster.cfg, headers, path.query().unwrap_or(""), client_ip);
