@@ -236,7 +236,12 @@ async fn request_ids_cross_the_http2_hop_unchanged() {
         get(c.a, &format!("http://svc/generated/{i}")).await;
     }
     let seen = c.be.seen();
-    let id = |s: &Seen| s.headers["x-request-id"].to_str().unwrap().to_string();
+    let id = |s: &Seen| {
+        s.headers["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_string()
+    };
     assert_eq!(id(&seen[0]), own);
     let generated: std::collections::BTreeSet<String> = seen[1..].iter().map(id).collect();
     assert_eq!(generated.len(), 20, "one new id per request: {generated:?}");
