@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_controlplane::ca::{Ca, Identity, WorkloadCerts, WorkloadKey};
+use mesh_controlplane::ca::{Ca, Identity, IssuedCert, WorkloadCerts, WorkloadKey};
 use mesh_proxy::testing::{
     eventually, fill, get, metric_sum, metric_value, raw_exchange, scrape, scrape_server,
     start_proxy_with, Backend, TcpRelay,
@@ -17,16 +17,18 @@ use mesh_proxy::{Proxy, ProxyOptions};
 const CLIENT_ID: &str = "spiffe://cluster.local/ns/default/sa/client";
 const SERVER_ID: &str = "spiffe://cluster.local/ns/default/sa/server";
 
-fn identity(ca: &Ca, sa: &str) -> IdentitySource {
+/// A fresh key and the certificate `ca` signs for service account `sa` of `default`.
+fn issue(ca: &Ca, sa: &str, ttl: Duration) -> (IssuedCert, WorkloadKey) {
     let id = Identity::new(ca.trust_domain(), "default", sa).expect("identity");
     let key = WorkloadKey::generate().expect("key");
     let issued = ca
-        .sign_csr(
-            &key.csr_pem(&id).expect("csr"),
-            &id,
-            Duration::from_secs(3600),
-        )
+        .sign_csr(&key.csr_pem(&id).expect("csr"), &id, ttl)
         .expect("signed");
+    (issued, key)
+}
+
+fn identity(ca: &Ca, sa: &str) -> IdentitySource {
+    let (issued, key) = issue(ca, sa, Duration::from_secs(3600));
     IdentitySource::InProcess {
         certs: Arc::new(WorkloadCerts::new(issued.chain, key.private_key_der()).expect("certs")),
         trust_bundle: Arc::new(
@@ -298,15 +300,7 @@ async fn identity_from_pem_files() {
     use mesh_controlplane::ca::x509::certs_to_pem;
     use mesh_proxy::tls::TlsContext;
     let ca = Ca::ephemeral("cluster.local").expect("ca");
-    let id = Identity::new("cluster.local", "default", "server").expect("identity");
-    let key = WorkloadKey::generate().expect("key");
-    let issued = ca
-        .sign_csr(
-            &key.csr_pem(&id).expect("csr"),
-            &id,
-            Duration::from_secs(3600),
-        )
-        .expect("signed");
+    let (issued, key) = issue(&ca, "server", Duration::from_secs(3600));
     let dir = std::env::temp_dir().join(format!("mesh-mtls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let (chain, key_path, bundle) = (
@@ -391,15 +385,7 @@ async fn rotated_certificate_is_served_without_dropping_connections() {
     assert_eq!(get(out, "http://server/1").await.status, 200);
 
     let before = certs.leaf().expect("leaf");
-    let id = Identity::new("cluster.local", "default", "server").expect("id");
-    let key = WorkloadKey::generate().expect("key");
-    let issued = ca
-        .sign_csr(
-            &key.csr_pem(&id).expect("csr"),
-            &id,
-            Duration::from_secs(3600),
-        )
-        .expect("signed");
+    let (issued, key) = issue(&ca, "server", Duration::from_secs(3600));
     certs
         .rotate(issued.chain, key.private_key_der())
         .expect("rotated");
@@ -414,20 +400,13 @@ async fn rotated_certificate_is_served_without_dropping_connections() {
     );
 
     // A new handshake sees the new certificate.
-    let me = Identity::new("cluster.local", "default", "probe").expect("id");
-    let probe_key = WorkloadKey::generate().expect("key");
-    let probe = ca
-        .sign_csr(
-            &probe_key.csr_pem(&me).expect("csr"),
-            &me,
-            Duration::from_secs(3600),
-        )
-        .expect("signed");
+    let (probe, probe_key) = issue(&ca, "probe", Duration::from_secs(3600));
+    let server_id = Identity::new("cluster.local", "default", "server").expect("id");
     let config = client_config(
         probe.chain,
         probe_key.private_key_der(),
         ca.trust_bundle(),
-        &id,
+        &server_id,
     )
     .expect("client config");
     let tcp = tokio::net::TcpStream::connect(inbound)
@@ -529,15 +508,7 @@ async fn cert_expiry_gauge_follows_the_served_certificate() {
     );
 
     // Rotated to a 2 h certificate: the next scrape reports it.
-    let id = Identity::new("cluster.local", "default", "server").expect("id");
-    let key = WorkloadKey::generate().expect("key");
-    let issued = ca
-        .sign_csr(
-            &key.csr_pem(&id).expect("csr"),
-            &id,
-            Duration::from_secs(7200),
-        )
-        .expect("signed");
+    let (issued, key) = issue(&ca, "server", Duration::from_secs(7200));
     certs
         .rotate(issued.chain, key.private_key_der())
         .expect("rotated");

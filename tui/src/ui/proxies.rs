@@ -1,7 +1,7 @@
 //! View 4, Proxies: live proxy-status, the proxies that need attention (NACKED,
 //! DISCONNECTED) first; the selected proxy's error and warnings under the table.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Wrap};
 use ratatui::Frame;
@@ -42,11 +42,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         "NAME", "STATE", "AGE", "CONFIG", "CERT", "UPTIME", "MEM", "CPU",
     ]);
     let longest = rows.iter().map(|p| p.id.chars().count()).max().unwrap_or(0);
-    let name_w = table::flexible_width(longest + 1, area.width, &FIXED);
-    let widths: Vec<Constraint> = std::iter::once(name_w)
-        .chain(FIXED)
-        .map(Constraint::Length)
-        .collect();
+    let (name_w, widths) = table::name_first(longest + 1, area.width, &FIXED);
     let selected = app.selected_row();
     let listing = Listing {
         header,

@@ -1,7 +1,7 @@
 //! View 2, Services: inbound traffic per service over the window, sortable (`s`, `S`) and
 //! filterable (`/`).
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 use ratatui::Frame;
@@ -64,11 +64,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     }));
     let longest = rows.iter().map(|s| s.display_name().chars().count()).max();
-    let name_w = table::flexible_width(longest.unwrap_or(0) + 1, area.width, &FIXED);
-    let widths: Vec<Constraint> = std::iter::once(name_w)
-        .chain(FIXED)
-        .map(Constraint::Length)
-        .collect();
+    let (name_w, widths) = table::name_first(longest.unwrap_or(0) + 1, area.width, &FIXED);
     let selected = app.selected_row();
     let listing = Listing {
         header,

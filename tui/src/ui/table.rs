@@ -60,6 +60,17 @@ pub fn row_at(area: Rect, total: usize, selected: Option<usize>, y: u16) -> Opti
     (i < total).then_some(i)
 }
 
+/// The widths of a table whose first column (a name) is the flexible one and the rest
+/// `fixed`: the name column's width and every column's constraint.
+pub fn name_first(longest: usize, area_width: u16, fixed: &[u16]) -> (u16, Vec<Constraint>) {
+    let name_w = flexible_width(longest, area_width, fixed);
+    let widths = std::iter::once(name_w)
+        .chain(fixed.iter().copied())
+        .map(Constraint::Length)
+        .collect();
+    (name_w, widths)
+}
+
 /// The width of a table's one flexible column: as wide as its longest text (at least 8),
 /// within what the fixed columns (and one space between columns) leave of `area_width`.
 pub fn flexible_width(longest: usize, area_width: u16, fixed: &[u16]) -> u16 {
