@@ -13,6 +13,7 @@ request = (total(N2) - total(N1)) / (requests(N2) - requests(N1)): start-up, the
 requests and shutdown cancel out. A target's figure is the sum over its processes.
 """
 
+import json
 import os
 import shutil
 import sys
@@ -151,8 +152,6 @@ def read_total(path, name):
 
 
 def report(rows):
-    import json
-
     by = {target: sum(p.values()) for target, p in rows}
     print()
     print(f"{'target':<22} {'process':<30} {'instr/req':>10}")
